@@ -22,6 +22,9 @@ enum class parse_error : std::uint8_t {
     too_many_items,     // an IMAP response had more than max_items tokens
     bad_syntax,         // bytes that no production of the grammar allows
     bad_character,      // NUL, bare CR or LF, or another byte the grammar forbids
+    header_too_big,     // a message header block exceeded max_header_bytes
+    too_many_fields,    // a message header block had more than max_fields fields
+    message_too_big,    // a whole message exceeded max_message_bytes
 };
 
 /// Human words for a parse error, naming the limit or rule that was broken.
@@ -36,6 +39,9 @@ constexpr std::string_view describe(parse_error e) noexcept
     case parse_error::too_many_items: return "more items than the per-response limit";
     case parse_error::bad_syntax: return "syntax error";
     case parse_error::bad_character: return "forbidden character";
+    case parse_error::header_too_big: return "header block larger than the header-size limit";
+    case parse_error::too_many_fields: return "more header fields than the field-count limit";
+    case parse_error::message_too_big: return "message larger than the message-size limit";
     }
     return "unknown parse error";
 }
