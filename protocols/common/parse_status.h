@@ -25,6 +25,7 @@ enum class parse_error : std::uint8_t {
     header_too_big,     // a message header block exceeded max_header_bytes
     too_many_fields,    // a message header block had more than max_fields fields
     message_too_big,    // a whole message exceeded max_message_bytes
+    body_too_big,       // a POP3 multi-line body exceeded max_body_bytes
 };
 
 /// Human words for a parse error, naming the limit or rule that was broken.
@@ -42,6 +43,7 @@ constexpr std::string_view describe(parse_error e) noexcept
     case parse_error::header_too_big: return "header block larger than the header-size limit";
     case parse_error::too_many_fields: return "more header fields than the field-count limit";
     case parse_error::message_too_big: return "message larger than the message-size limit";
+    case parse_error::body_too_big: return "multi-line body larger than the body-size limit";
     }
     return "unknown parse error";
 }
