@@ -424,19 +424,23 @@ wait_gone() {
     for p in "$@"; do kill -9 -- "-$p" 2>/dev/null || true; done
 }
 
-stop_org() {
-    local org=$1 pids=() pid
-    if [ -f "$(pf_conf "$org")/main.cf" ] && pid=$(pf_pid "$org"); then
-        # abort sends master the same SIGTERM as stop but skips stop's 1 s polling sleep;
-        # wait_gone below polls finer. master leads a process group its children share.
-        postfix -c "$(pf_conf "$org")" abort >/dev/null 2>&1 || kill "$pid" 2>/dev/null || true
-        pids+=("$pid")
-    fi
-    if pid=$(dc_pid "$org"); then
-        kill "$pid" 2>/dev/null || true
-        pids+=("$pid")
-    fi
-    [ ${#pids[@]} -eq 0 ] || wait_gone "$org mail servers" "${pids[@]}"
+# Signals every daemon of both organisations first and then waits once: Dovecot's log process
+# lingers about 1 s after its master is told to stop, so waiting per org would double that.
+stop_all() {
+    local org pids=() pid
+    for org in "${orgs[@]}"; do
+        if [ -f "$(pf_conf "$org")/main.cf" ] && pid=$(pf_pid "$org"); then
+            # abort sends master the same SIGTERM as stop but skips stop's 1 s polling sleep;
+            # wait_gone polls finer. master leads a process group its children share.
+            postfix -c "$(pf_conf "$org")" abort >/dev/null 2>&1 || kill "$pid" 2>/dev/null || true
+            pids+=("$pid")
+        fi
+        if pid=$(dc_pid "$org"); then
+            kill "$pid" 2>/dev/null || true
+            pids+=("$pid")
+        fi
+    done
+    [ ${#pids[@]} -eq 0 ] || wait_gone "mail servers of $rundir" "${pids[@]}"
 }
 
 # Prints the reason a listener is not answering, or nothing when it answers.
@@ -490,6 +494,19 @@ wait_ready() {
                 fi
                 sleep 0.05
             done
+        done
+    done
+}
+
+# Another RUNDIR's servers (or anything else) on our addresses would answer the readiness
+# probes in our place, so name the conflict instead of starting next to it.
+check_ports_free() {
+    local org entry busy
+    for org in "${orgs[@]}"; do
+        for entry in "${listeners[@]}"; do
+            local rest=${entry#*:}
+            busy=$(ss -Hltnp "src $(org_addr "$org"):${rest%%:*}" 2>/dev/null || true)
+            [ -z "$busy" ] || die "$(org_addr "$org"):${rest%%:*} is already in use (another RUNDIR still running? stop it first): $busy"
         done
     done
 }
@@ -575,8 +592,9 @@ do_start() {
     command -v postfix >/dev/null && command -v dovecot >/dev/null \
         || die "postfix/dovecot missing: run tests/servers/install.sh first"
     local org
-    for org in "${orgs[@]}"; do stop_org "$org"; done
+    stop_all
     rm -f "$rundir/servers.env" "$rundir/servers.json"
+    check_ports_free
     make_certs
     for org in "${orgs[@]}"; do
         mkdir -p "$(log_dir "$org")"
@@ -616,8 +634,7 @@ do_start() {
 }
 
 do_stop() {
-    local org
-    for org in "${orgs[@]}"; do stop_org "$org"; done
+    stop_all
     echo "mailservers.sh: stopped ($rundir)"
 }
 
