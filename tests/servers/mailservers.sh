@@ -41,7 +41,11 @@ user_password() { echo "$2-$1-pw"; }
 usage() { echo "usage: $0 start|stop|status RUNDIR" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 action=$1
-mkdir -p "$2"
+case $action in
+    start) mkdir -p "$2" ;;
+    stop|status) [ -d "$2" ] || { echo "mailservers.sh: nothing in $2"; [ "$action" = stop ]; exit; } ;;
+    *) usage ;;
+esac
 rundir=$(cd "$2" && pwd)
 
 # Dovecot puts unix sockets under base_dir; sun_path holds 108 bytes, and the deepest socket
@@ -52,7 +56,6 @@ fi
 
 ca_dir=$rundir/ca
 ca_cert=$ca_dir/ca.pem
-odir()        { echo "$rundir/$1"; }
 pf_conf()     { echo "$rundir/$1/postfix"; }
 pf_queue()    { echo "$rundir/$1/postfix-queue"; }
 pf_data()     { echo "$rundir/$1/postfix-data"; }
@@ -388,7 +391,6 @@ EOF
 }
 
 # ---------------------------------------------------------------------------- process control
-pf_running() { postfix -c "$(pf_conf "$1")" status >/dev/null 2>&1; }
 dc_pid() {
     local f; f=$(dc_pidfile "$1")
     [ -s "$f" ] || return 1
@@ -411,8 +413,8 @@ group_alive() {
 # Waits (bounded) until the process groups led by the given daemon pids are gone.
 wait_gone() {
     local what=$1; shift
-    local i p
-    for i in $(seq 1 100); do
+    local p
+    for _ in $(seq 1 100); do
         local alive=0
         for p in "$@"; do
             if group_alive "$p"; then alive=1; fi
@@ -589,8 +591,9 @@ write_json() {
 # ---------------------------------------------------------------------------- actions
 do_start() {
     [ "$(id -u)" -eq 0 ] || die "must run as root"
-    command -v postfix >/dev/null && command -v dovecot >/dev/null \
-        || die "postfix/dovecot missing: run tests/servers/install.sh first"
+    if ! command -v postfix >/dev/null || ! command -v dovecot >/dev/null; then
+        die "postfix/dovecot missing: run tests/servers/install.sh first"
+    fi
     local org
     stop_all
     rm -f "$rundir/servers.env" "$rundir/servers.json"

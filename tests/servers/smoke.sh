@@ -104,7 +104,7 @@ wait_deliveries() {
 only_in() {
     local name=$1 dir=$2 maildir=$3 other
     for other in "$maildir" "$maildir"/.*; do
-        [ -d "$other/new" ] && [ "$other" != "$dir" ] || continue
+        if [ ! -d "$other/new" ] || [ "$other" = "$dir" ]; then continue; fi
         if token_in "$name" "$other"; then fail "$name: also found in $other"; fi
     done
 }
