@@ -74,11 +74,19 @@ TEST(Task, PropagatesExceptionsToTheAwaiter)
     EXPECT_THROW(loop.run(failing()), std::runtime_error);
 }
 
+// ASan switches off GCC's sibling calls, so symmetric transfer nests on the stack there; the
+// full-size check runs in the optimised build.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr int chain = 1'000;
+#else
+constexpr int chain = 1'000'000;
+#endif
+
 TEST(Task, MillionSynchronousAwaitsKeepTheStackFlat)
 {
     engine::loop loop;
-    EXPECT_EQ(loop.run(sum_many(1'000'000)), 1'000'000);
-    EXPECT_EQ(loop.run(nested(10'000)), 10'000);
+    EXPECT_EQ(loop.run(sum_many(chain)), chain);
+    EXPECT_EQ(loop.run(nested(chain / 100)), chain / 100);
 }
 
 TEST(Timer, FiresInDeadlineOrder)
