@@ -27,6 +27,7 @@
 #include "protocols/pop3/reply_parser.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #if defined(__SSE2__)
@@ -39,7 +40,8 @@ namespace {
 
 // First CR, LF or NUL in [p, end), or end. These are the only bytes that end a line or are
 // refused, so one pass both finds the line end and validates the line. Never reads past end.
-const char* find_line_special(const char* p, const char* end) noexcept
+// Inlined: it runs once per body line, and a call would cost as much as the search.
+[[gnu::always_inline]] inline const char* find_line_special(const char* p, const char* end) noexcept
 {
 #if defined(__SSE2__)
     const __m128i lf = _mm_set1_epi8('\n');
@@ -63,6 +65,55 @@ const char* find_line_special(const char* p, const char* end) noexcept
     }
     return end;
 }
+
+#if defined(__SSE2__)
+constexpr std::size_t chunk_bytes = 64;
+
+// Bit i set when byte i of the 64-byte chunk is that character.
+struct chunk_masks {
+    std::uint64_t lf = 0;
+    std::uint64_t cr = 0;
+    std::uint64_t nul = 0;
+    std::uint64_t dot = 0;
+};
+
+// Without -mpopcnt, __builtin_popcountll is a libgcc call; this stays inline either way.
+[[gnu::always_inline]] inline std::size_t count_bits(std::uint64_t x) noexcept
+{
+#if defined(__POPCNT__)
+    return static_cast<std::size_t>(__builtin_popcountll(x));
+#else
+    x = x - ((x >> 1) & 0x5555555555555555u);
+    x = (x & 0x3333333333333333u) + ((x >> 2) & 0x3333333333333333u);
+    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Fu;
+    return static_cast<std::size_t>((x * 0x0101010101010101u) >> 56);
+#endif
+}
+
+// One 16-byte quarter of a chunk, shifted into place.
+[[gnu::always_inline]] inline void classify_quarter(chunk_masks& m, const char* p, int shift) noexcept
+{
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const auto bits = [&](char c) {
+        const int mask = _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(c)));
+        return static_cast<std::uint64_t>(static_cast<unsigned>(mask)) << shift;
+    };
+    m.lf |= bits('\n');
+    m.cr |= bits('\r');
+    m.nul |= bits('\0');
+    m.dot |= bits('.');
+}
+
+[[gnu::always_inline]] inline chunk_masks classify_chunk(const char* p) noexcept
+{
+    chunk_masks m;
+    classify_quarter(m, p, 0);
+    classify_quarter(m, p + 16, 16);
+    classify_quarter(m, p + 32, 32);
+    classify_quarter(m, p + 48, 48);
+    return m;
+}
+#endif
 
 enum class scan_result : std::uint8_t { line, more, error };
 
@@ -200,26 +251,6 @@ std::size_t resp_code_length(std::string_view text) noexcept
 
 } // namespace
 
-void body_lines::iterator::load() noexcept
-{
-    if (m_pos == m_end) {
-        return;
-    }
-    const auto* lf = static_cast<const char*>(std::memchr(m_pos, '\n', static_cast<std::size_t>(m_end - m_pos)));
-    // The parser only hands out runs of complete lines; a caller-made body_lines whose last
-    // line lacks its LF still ends at m_end rather than past it.
-    const char* stop = lf != nullptr ? lf : m_end;
-    m_next = lf != nullptr ? lf + 1 : m_end;
-    if (stop != m_pos && stop[-1] == '\r') {
-        --stop;
-    }
-    const char* begin = m_pos;
-    if (begin != stop && *begin == '.') {
-        ++begin;  // the stuffing dot
-    }
-    m_line = std::string_view(begin, static_cast<std::size_t>(stop - begin));
-}
-
 reply_parser::reply_parser(reply_limits limits, bool lenient_bare_lf) noexcept
     : m_limits(limits), m_lenient(lenient_bare_lf)
 {
@@ -316,9 +347,92 @@ parse_status reply_parser::parse(std::string_view input) noexcept
         m_body_start = m_line_start = m_scan = s.next;
     }
 
-    // dot-stuffed lines until the line that is only "."
+    return read_body(input);
+}
+
+// One body line [m_line_start, content_end) has ended; `next` is the offset after its LF.
+// Returns true when the reply is finished (done or failed, in `status`).
+bool reply_parser::end_body_line(std::string_view input, std::size_t content_end, std::size_t next,
+                                 parse_status& status) noexcept
+{
+    const std::size_t start = m_line_start;
+    if (content_end == start + 1 && input[start] == '.') {
+        publish(input);
+        m_reply.has_body = true;
+        m_reply.body = body_lines(input.substr(m_body_start, start - m_body_start), m_body_lines);
+        restart();
+        status = parse_status::done(next);
+        return true;
+    }
+    if (++m_body_lines > m_limits.max_body_lines) {
+        restart();
+        status = parse_status::fail(parse_error::too_many_lines, start);
+        return true;
+    }
+    if (next - m_body_start > m_limits.max_body_bytes) {
+        restart();
+        status = parse_status::fail(parse_error::body_too_big, start);
+        return true;
+    }
+    m_line_start = next;
+    return false;
+}
+
+// dot-stuffed lines until the line that is only "."
+parse_status reply_parser::read_body(std::string_view input) noexcept
+{
+    const char* base = input.data();
+    const std::size_t size = input.size();
+    const std::size_t max_line = m_limits.max_line;
+    const std::size_t max_lines = m_limits.max_body_lines;
+    // The offset a line may end at without breaking max_body_bytes (saturating).
+    const std::size_t bytes_end = m_limits.max_body_bytes > SIZE_MAX - m_body_start
+        ? SIZE_MAX
+        : m_body_start + m_limits.max_body_bytes;
+    // Three tiers, fastest first. Only the last one decides anything unusual (the terminator,
+    // a broken limit, a forbidden byte, the end of the input), and it decides exactly as
+    // scan_line() does, so the outcome never depends on where the input was split.
+    //  1. whole 64-byte chunks of short, plain CRLF lines, accepted up to their last LF;
+    //  2. one plain CRLF line at a time, with the state in locals;
+    //  3. scan_line() and end_body_line().
+    std::size_t line_start = m_line_start;
+    std::size_t from = std::max(m_scan, line_start);  // bytes before it are known to be plain
+    std::size_t lines = m_body_lines;
+    parse_status status;
     for (;;) {
-        const line_scan s = scan_line(input, m_scan, m_line_start, m_limits.max_line, m_lenient);
+#if defined(__SSE2__)
+        // Tier 1 needs every line of a chunk to fit the line limit, which max_line >= 64 gives.
+        while (max_line >= chunk_bytes && size - line_start >= chunk_bytes) {
+            const chunk_masks m = classify_chunk(base + line_start);
+            if (m.lf == 0) {
+                break;  // a line longer than a chunk
+            }
+            const int last = 63 - __builtin_clzll(m.lf);
+            const std::uint64_t region = last == 63 ? ~std::uint64_t{0} : (std::uint64_t{1} << (last + 1)) - 1;
+            const std::uint64_t starts = 1 | (m.lf << 1);
+            // NUL, CR not followed by LF, LF not preceded by CR, a line that begins with "."
+            const std::uint64_t odd = (m.nul | (m.cr & ~(m.lf >> 1)) | (m.lf & ~(m.cr << 1)) | (starts & m.dot)) & region;
+            const std::size_t count = count_bits(m.lf);
+            const std::size_t end = line_start + static_cast<std::size_t>(last) + 1;
+            if (odd != 0 || max_lines - lines < count || end > bytes_end) {
+                break;
+            }
+            lines += count;
+            line_start = end;
+        }
+        from = std::max(from, line_start);
+#endif
+        const std::size_t stop = std::min(size, line_start + max_line);
+        const std::size_t at = static_cast<std::size_t>(find_line_special(base + from, base + stop) - base);
+        if (at + 1 < stop && base[at] == '\r' && base[at + 1] == '\n' && lines < max_lines && at + 2 <= bytes_end
+            && !(at == line_start + 1 && base[line_start] == '.')) {
+            ++lines;
+            line_start = from = at + 2;
+            continue;
+        }
+        m_line_start = line_start;
+        m_body_lines = lines;
+        const line_scan s = scan_line(input, from, line_start, max_line, m_lenient);
         if (s.result == scan_result::more) {
             m_scan = s.content_end;
             return parse_status::more();
@@ -327,24 +441,11 @@ parse_status reply_parser::parse(std::string_view input) noexcept
             restart();
             return parse_status::fail(s.error, s.at);
         }
-        if (s.content_end == m_line_start + 1 && input[m_line_start] == '.') {
-            publish(input);
-            m_reply.has_body = true;
-            m_reply.body = body_lines(input.substr(m_body_start, m_line_start - m_body_start), m_body_lines);
-            restart();
-            return parse_status::done(s.next);
+        if (end_body_line(input, s.content_end, s.next, status)) {
+            return status;
         }
-        if (++m_body_lines > m_limits.max_body_lines) {
-            const std::size_t at = m_line_start;
-            restart();
-            return parse_status::fail(parse_error::too_many_lines, at);
-        }
-        if (s.next - m_body_start > m_limits.max_body_bytes) {
-            const std::size_t at = m_line_start;
-            restart();
-            return parse_status::fail(parse_error::body_too_big, at);
-        }
-        m_line_start = m_scan = s.next;
+        line_start = from = m_line_start;
+        lines = m_body_lines;
     }
 }
 

@@ -13,8 +13,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <iterator>
 #include <string_view>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace protocols::pop3 {
 
@@ -77,9 +82,9 @@ public:
     private:
         void load() noexcept;
 
-        const char* m_pos = nullptr;
+        const char* m_pos = nullptr;   // start of the current line
         const char* m_end = nullptr;
-        const char* m_next = nullptr;
+        const char* m_next = nullptr;  // start of the line after it
         std::string_view m_line;
     };
 
@@ -157,6 +162,8 @@ private:
     enum class state : std::uint8_t { status_line, body };
 
     bool read_status_line(std::string_view line) noexcept;
+    parse_status read_body(std::string_view input) noexcept;
+    bool end_body_line(std::string_view input, std::size_t content_end, std::size_t next, parse_status& status) noexcept;
     void publish(std::string_view input) noexcept;
     void restart() noexcept;
 
@@ -178,5 +185,47 @@ private:
     std::size_t m_code_len = 0;
     reply m_reply;
 };
+
+namespace detail {
+
+// First LF in [p, end), or nullptr. Inline so that iterating a body compiles to one tight
+// loop in the caller: for short lines (UIDL, LIST) a memchr call per line would cost more
+// than the search itself.
+inline const char* find_lf(const char* p, const char* end) noexcept
+{
+#if defined(__SSE2__)
+    const __m128i lf = _mm_set1_epi8('\n');
+    while (end - p >= 16) {
+        const int mask = _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), lf));
+        if (mask != 0) {
+            return p + __builtin_ctz(static_cast<unsigned>(mask));
+        }
+        p += 16;
+    }
+#endif
+    return static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+}
+
+} // namespace detail
+
+inline void body_lines::iterator::load() noexcept
+{
+    if (m_pos == m_end) {
+        return;
+    }
+    const char* lf = detail::find_lf(m_pos, m_end);
+    // The parser only hands out runs of complete lines; a caller-made body_lines whose last
+    // line lacks its LF still ends at m_end rather than past it.
+    const char* stop = lf != nullptr ? lf : m_end;
+    m_next = lf != nullptr ? lf + 1 : m_end;
+    if (stop != m_pos && stop[-1] == '\r') {
+        --stop;
+    }
+    const char* begin = m_pos;
+    if (begin != stop && *begin == '.') {
+        ++begin;  // the stuffing dot
+    }
+    m_line = std::string_view(begin, static_cast<std::size_t>(stop - begin));
+}
 
 } // namespace protocols::pop3
