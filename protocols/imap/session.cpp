@@ -751,7 +751,6 @@ task<result<bool>> session::idle(engine::deadline until)
     if (!has_capability("IDLE")) {
         co_return make_error(stage::fetch, errc::rejected, "server does not offer IDLE");
     }
-    const std::uint32_t before = m_exists;
     command cmd = m_builder.idle();
     std::string tag = cmd.tag;
     if (auto s = co_await send(std::move(cmd), stage::fetch, "IDLE"); !s) {
@@ -771,13 +770,17 @@ task<result<bool>> session::idle(engine::deadline until)
             }
             co_return std::move(r).err();
         }
+        // New mail is an EXISTS above the count so far; after an EXPUNGE the server may
+        // repeat the lower count, which is no news.
+        auto d = data_of(*r);
+        const bool more = d && d->number && iequals(d->name, "EXISTS") && *d->number > m_exists;
         if (auto e = observe(*r, stage::fetch)) {
             co_return std::move(*e);
         }
         if (r->kind() != response_kind::untagged) {
             co_return make_error(stage::fetch, errc::protocol, "IDLE: unexpected response: " + printable(r->raw(), 200));
         }
-        if (m_exists > before) {
+        if (more) {
             break;
         }
     }
