@@ -1,0 +1,123 @@
+// Scenario -> flat probe plan. Servers, mailboxes and tenants are copied once each into
+// shared_ptrs and shared by every probe that uses them.
+//
+// Refuses (as plan errors) filters that name no tenant or probe, and references that do not
+// resolve; it never includes a probe it could not resolve completely.
+#include "scenarios/plan.h"
+
+#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace scenarios {
+
+namespace {
+
+template <typename T>
+std::unordered_map<std::string_view, std::shared_ptr<const T>> share_all(const std::vector<T>& items)
+{
+    std::unordered_map<std::string_view, std::shared_ptr<const T>> out;
+    out.reserve(items.size());
+    for (const T& item : items) {
+        auto copy = std::make_shared<const T>(item);
+        std::string_view key = copy->name;   // the key views the shared copy, which the map keeps
+        out.emplace(key, std::move(copy));
+    }
+    return out;
+}
+
+template <typename Map>
+typename Map::mapped_type lookup(const Map& map, std::string_view name)
+{
+    auto it = map.find(name);
+    return it == map.end() ? nullptr : it->second;
+}
+
+} // namespace
+
+std::chrono::milliseconds start_offset(std::string_view tenant, std::string_view probe,
+    std::chrono::milliseconds interval) noexcept
+{
+    if (interval.count() <= 0) {
+        return std::chrono::milliseconds{0};
+    }
+    std::uint64_t h = 0xcbf29ce484222325ULL;
+    auto mix = [&](unsigned char c) {
+        h ^= c;
+        h *= 0x100000001b3ULL;
+    };
+    for (char c : tenant) {
+        mix(static_cast<unsigned char>(c));
+    }
+    mix('/');
+    for (char c : probe) {
+        mix(static_cast<unsigned char>(c));
+    }
+    return std::chrono::milliseconds(static_cast<std::int64_t>(h % static_cast<std::uint64_t>(interval.count())));
+}
+
+plan make_plan(const scenario& s, const plan_filter& filter)
+{
+    plan out;
+    out.hmac_key = std::make_shared<const secret>(s.hmac_key);
+    out.internal_domains = s.internal_domains;
+
+    auto servers = share_all(s.servers);
+    auto mailboxes = share_all(s.mailboxes);
+    auto tenants = share_all(s.tenants);
+
+    std::unordered_set<std::string_view> want_tenants(filter.tenants.begin(), filter.tenants.end());
+    std::unordered_set<std::string_view> want_probes(filter.probes.begin(), filter.probes.end());
+    std::unordered_set<std::string_view> seen_tenants;
+    std::unordered_set<std::string_view> seen_probes;
+
+    for (const probe& p : s.probes) {
+        if (!want_tenants.empty() && !want_tenants.contains(p.tenant)) {
+            continue;
+        }
+        seen_tenants.insert(p.tenant);
+        bool named = want_probes.contains(p.name);
+        if (!want_probes.empty() && !named) {
+            continue;
+        }
+        seen_probes.insert(p.name);
+        if (!p.enabled && !(named && filter.include_disabled)) {
+            if (named) {
+                out.errors.push_back("probe '" + p.name + "' is disabled (enabled: false)");
+            }
+            continue;
+        }
+        probe_plan pp;
+        pp.owner = lookup(tenants, p.tenant);
+        pp.send_via = lookup(servers, p.send_via);
+        pp.fetch = lookup(mailboxes, p.fetch);
+        pp.fetch_server = pp.fetch ? lookup(servers, pp.fetch->server) : nullptr;
+        if (p.bounce_mailbox) {
+            pp.bounce = lookup(mailboxes, *p.bounce_mailbox);
+            pp.bounce_server = pp.bounce ? lookup(servers, pp.bounce->server) : nullptr;
+        }
+        if (!pp.owner || !pp.send_via || !pp.fetch || !pp.fetch_server ||
+            (p.bounce_mailbox && (!pp.bounce || !pp.bounce_server))) {
+            out.errors.push_back("probe '" + p.name + "' refers to an undefined tenant, server or mailbox");
+            continue;
+        }
+        pp.offset = start_offset(p.tenant, p.name, p.interval);
+        pp.spec = std::make_shared<const probe>(p);
+        out.probes.push_back(std::move(pp));
+    }
+    for (const std::string& t : filter.tenants) {
+        if (!seen_tenants.contains(t)) {
+            out.errors.push_back(s.find_tenant(t) ? "tenant '" + t + "' has no probes"
+                                                  : "tenant '" + t + "' is not defined");
+        }
+    }
+    for (const std::string& name : filter.probes) {
+        if (!seen_probes.contains(name)) {
+            out.errors.push_back(s.find_probe(name) ? "probe '" + name + "' is not in the selected tenants"
+                                                    : "probe '" + name + "' is not defined");
+        }
+    }
+    return out;
+}
+
+} // namespace scenarios

@@ -1,0 +1,120 @@
+// Plan tests: resolved and shared servers/mailboxes, tenant and probe filters, disabled
+// probes, and start offsets that are stable and inside the interval.
+#include "scenario_text.h"
+
+#include "scenarios/plan.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+namespace {
+
+using namespace std::chrono_literals;
+using scenario_test::all_errors;
+using scenario_test::edited;
+using scenario_test::options;
+
+scenarios::scenario three_probes()
+{
+    auto r = scenarios::load_string(edited(R"("fetch": "int-probe"}
+  ])", R"("fetch": "int-probe", "bounce_mailbox": "int-probe"},
+    {"name": "p2", "tenant": "u", "topology": 2, "send_via": "int-smtp", "from": "sender@internal.test",
+     "to": "probe@external.test", "fetch": "ext-probe"},
+    {"name": "off", "tenant": "u", "topology": 1, "send_via": "int-smtp", "from": "sender@internal.test",
+     "to": "probe@internal.test", "fetch": "int-probe", "enabled": false}
+  ])"), "plan.json", options());
+    EXPECT_TRUE(r.ok()) << all_errors(r);
+    return r.ok() ? std::move(*r.value) : scenarios::scenario{};
+}
+
+TEST(Plan, ResolvesAndSharesReferences)
+{
+    auto s = three_probes();
+    auto p = scenarios::make_plan(s);
+    EXPECT_TRUE(p.errors.empty());
+    ASSERT_EQ(p.probes.size(), 2u);   // "off" is disabled
+    const auto& a = p.probes[0];
+    const auto& b = p.probes[1];
+    EXPECT_EQ(a.spec->name, "p1");
+    EXPECT_EQ(a.owner->name, "t");
+    EXPECT_EQ(a.send_via->name, "int-smtp");
+    EXPECT_EQ(a.fetch->name, "int-probe");
+    EXPECT_EQ(a.fetch_server->name, "int-imap");
+    EXPECT_EQ(a.bounce->name, "int-probe");
+    EXPECT_EQ(a.bounce_server->protocol, scenarios::protocol_kind::imap);
+    EXPECT_EQ(b.fetch_server->name, "ext-imap");
+    EXPECT_EQ(b.bounce, nullptr);
+    EXPECT_EQ(a.send_via.get(), b.send_via.get());   // one shared copy per server
+    EXPECT_EQ(a.fetch.get(), a.bounce.get());
+    EXPECT_EQ(p.hmac_key->reveal(), "0123456789abcdef0123");
+    EXPECT_EQ(p.internal_domains, std::vector<std::string>{"internal.test"});
+}
+
+TEST(Plan, OutlivesTheScenario)
+{
+    scenarios::plan p;
+    {
+        auto s = three_probes();
+        p = scenarios::make_plan(s);
+    }
+    ASSERT_EQ(p.probes.size(), 2u);
+    EXPECT_EQ(p.probes[1].fetch->address, "probe@external.test");
+}
+
+TEST(Plan, FiltersByTenantAndProbe)
+{
+    auto s = three_probes();
+    auto by_tenant = scenarios::make_plan(s, {{"u"}, {}, false});
+    ASSERT_EQ(by_tenant.probes.size(), 1u);
+    EXPECT_EQ(by_tenant.probes[0].spec->name, "p2");
+
+    auto by_probe = scenarios::make_plan(s, {{}, {"p1"}, false});
+    ASSERT_EQ(by_probe.probes.size(), 1u);
+    EXPECT_EQ(by_probe.probes[0].spec->name, "p1");
+
+    auto disabled = scenarios::make_plan(s, {{}, {"off"}, true});
+    ASSERT_EQ(disabled.probes.size(), 1u);
+    EXPECT_EQ(disabled.probes[0].spec->name, "off");
+    EXPECT_TRUE(disabled.errors.empty());
+
+    auto not_included = scenarios::make_plan(s, {{}, {"off"}, false});
+    EXPECT_TRUE(not_included.probes.empty());
+    EXPECT_EQ(not_included.errors, std::vector<std::string>{"probe 'off' is disabled (enabled: false)"});
+
+    auto unknown = scenarios::make_plan(s, {{"nobody"}, {"p1", "ghost"}, false});
+    EXPECT_TRUE(unknown.probes.empty());
+    EXPECT_EQ(unknown.errors, (std::vector<std::string>{"tenant 'nobody' is not defined",
+                                  "probe 'p1' is not in the selected tenants", "probe 'ghost' is not defined"}));
+}
+
+TEST(Plan, UnresolvedReferencesAreErrorsNotCrashes)
+{
+    auto s = three_probes();
+    s.probes[0].send_via = "removed";
+    auto p = scenarios::make_plan(s);
+    ASSERT_EQ(p.probes.size(), 1u);
+    EXPECT_EQ(p.errors, std::vector<std::string>{"probe 'p1' refers to an undefined tenant, server or mailbox"});
+}
+
+TEST(Plan, OffsetsAreStableAndSpread)
+{
+    // FNV-1a, not std::hash: the same names give the same offset on every build and machine.
+    EXPECT_EQ(scenarios::start_offset("t", "p1", 300s), scenarios::start_offset("t", "p1", 300s));
+    EXPECT_NE(scenarios::start_offset("t", "p1", 300s), scenarios::start_offset("u", "p1", 300s));
+    EXPECT_EQ(scenarios::start_offset("t", "p1", 0ms), 0ms);
+    std::set<long long> distinct;
+    for (int i = 0; i < 1000; ++i) {
+        auto o = scenarios::start_offset("tenant", "probe-" + std::to_string(i), 60s);
+        ASSERT_GE(o, 0ms);
+        ASSERT_LT(o, 60s);
+        distinct.insert(o.count() / 1000);
+    }
+    // 1000 probes over 60 one-second slots: every slot gets some.
+    EXPECT_EQ(distinct.size(), 60u);
+    auto s = three_probes();
+    auto p = scenarios::make_plan(s);
+    EXPECT_EQ(p.probes[0].offset, scenarios::start_offset("t", "p1", p.probes[0].spec->interval));
+}
+
+} // namespace
