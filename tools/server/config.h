@@ -1,0 +1,64 @@
+// The built-in mail server's configuration: plain values, no behaviour. Domains with their
+// mailboxes and aliases, the listeners to open, and the limits that keep a hostile or broken
+// client from growing memory or holding a connection forever.
+#pragma once
+
+#include "protocols/common/endpoint.h"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace builtin {
+
+struct mailbox_config {
+    std::string address;        // "alice@org1.test"; matched without regard to ASCII case
+    std::string login;          // the user name for AUTH/LOGIN/USER; empty: the address
+    std::string password;
+    bool always_junk = false;   // every delivery lands in Junk (a "spam-happy" provider)
+};
+
+/// Mail to `address` is delivered like a re-send to `target` (a mailbox or another alias
+/// of this server, possibly in another domain), with one more Received header.
+struct alias_config {
+    std::string address;
+    std::string target;
+};
+
+struct domain_config {
+    std::string name;           // "org1.test"
+    std::vector<mailbox_config> mailboxes;
+    std::vector<alias_config> aliases;
+};
+
+enum class protocol : std::uint8_t { smtp, imap, pop3 };
+
+struct listener_config {
+    std::string name;           // what port() looks it up by, e.g. "submission" or "imaps"
+    protocol proto = protocol::smtp;
+    protocols::tls_mode tls = protocols::tls_mode::none;
+    std::string ip = "127.0.0.1";   // a loopback literal; never a name
+    std::uint16_t port = 0;         // 0: any free port (see server::port())
+};
+
+struct server_limits {
+    std::size_t max_line = 8192;                // a command line, CRLF included
+    std::size_t max_message = 10 * 1024 * 1024; // DATA and APPEND
+    std::size_t max_recipients = 100;
+    std::size_t max_connections = 2000;
+    std::chrono::milliseconds idle_timeout{300'000};  // waiting for the next command
+    std::chrono::milliseconds idle_push{1'740'000};   // IMAP IDLE without news (29 min)
+    std::chrono::milliseconds tls_timeout{30'000};    // one TLS handshake
+};
+
+struct config {
+    std::string hostname = "mail.builtin.test";   // in greetings and Received headers
+    std::vector<domain_config> domains;
+    std::vector<listener_config> listeners;
+    std::vector<std::string> cert_names;           // extra DNS names for the certificate
+    server_limits limits;
+};
+
+} // namespace builtin
