@@ -69,7 +69,9 @@ engine::task<void> server::run()
 {
     engine::scope sessions;
     m_running = &sessions;
-    m_stop = false;
+    if (m_stop) {
+        sessions.request_stop();   // stop() came first: serve nothing
+    }
     for (std::size_t i = 0; i < m_listeners.size(); ++i) {
         sessions.spawn(accept_loop(this, i, &sessions));
     }

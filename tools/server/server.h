@@ -50,7 +50,8 @@ public:
 
     /// Serves every listener until stop() or a stop request on the awaiting task; then
     /// every session ends (their connections are cancelled) and run() returns. Call start()
-    /// first; run at most once at a time. The server must outlive the task.
+    /// first; run at most once; after stop() the server serves no more. The server must
+    /// outlive the task.
     engine::task<void> run();
     void stop() noexcept;
 
