@@ -31,8 +31,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cstring>
-#include <limits>
 
 namespace protocols::imap {
 

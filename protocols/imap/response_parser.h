@@ -106,8 +106,6 @@ public:
     /// Forgets a partly parsed response (e.g. when the connection is dropped).
     void reset() noexcept;
 
-    const parser_limits& limits() const noexcept { return m_limits; }
-
 private:
     enum class state : std::uint8_t;
 
