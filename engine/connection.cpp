@@ -51,6 +51,7 @@ struct conn_impl {
     std::size_t op_bytes = 0;
     std::size_t writes_in_flight = 0;
     bool stop_requested = false;
+    bool keep_on_timeout = false;  // the read in flight is a wait(): its timeout breaks nothing
     std::optional<error> broken;   // sticky: the connection is unusable
     std::coroutine_handle<> close_waiter;
 
@@ -93,9 +94,10 @@ struct conn_impl {
         if (current == op::read || current == op::handshake) {
             uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp));
         }
-        if (e) {
+        if (e && !(keep_on_timeout && e->code == errc::timed_out)) {
             fail(*e);
         }
+        keep_on_timeout = false;
         op_error = std::move(e);
         current = op::none;
         std::exchange(waiter, nullptr).resume();
@@ -340,6 +342,7 @@ bool connection::read_awaiter::start(std::coroutine_handle<> h, std::stop_token 
     assert(m_conn->current == conn_impl::op::none);
     m_conn->current = conn_impl::op::read;
     m_conn->op_bytes = 0;
+    m_conn->keep_on_timeout = m_keep_on_timeout;
     int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&m_conn->tcp), conn_impl::on_alloc, conn_impl::on_read);
     if (rc != 0) {
         m_conn->current = conn_impl::op::none;
@@ -658,7 +661,8 @@ task<result<tls_info>> connection::begin_tls(result<std::unique_ptr<tls_session>
     co_return c->tls->info();
 }
 
-connection::read_awaiter connection::read(deadline until) noexcept { return read_awaiter(m_impl.get(), until); }
+connection::read_awaiter connection::read(deadline until) noexcept { return read_awaiter(m_impl.get(), until, false); }
+connection::read_awaiter connection::wait(deadline until) noexcept { return read_awaiter(m_impl.get(), until, true); }
 
 connection::write_awaiter connection::write(std::span<const std::string_view> parts, deadline until) noexcept
 {

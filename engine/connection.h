@@ -57,6 +57,9 @@ public:
 
     /// Reads at least one more byte into the buffer; the result is how many arrived.
     [[nodiscard]] read_awaiter read(deadline until) noexcept;
+    /// Like read(), for waits where silence is normal (IMAP IDLE): when `until` passes the
+    /// result is errc::timed_out but the connection stays usable. A stop still breaks it.
+    [[nodiscard]] read_awaiter wait(deadline until) noexcept;
     /// Writes all of `parts` (gathered: one system call where possible).
     [[nodiscard]] write_awaiter write(std::span<const std::string_view> parts, deadline until) noexcept;
     [[nodiscard]] write_awaiter write(std::string_view data, deadline until) noexcept;
@@ -137,7 +140,10 @@ protected:
 
 class connection::read_awaiter : detail::conn_op {
 public:
-    using conn_op::conn_op;
+    read_awaiter(detail::conn_impl* c, deadline until, bool keep_on_timeout) noexcept
+        : conn_op(c, until), m_keep_on_timeout(keep_on_timeout)
+    {
+    }
     bool await_ready();
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h)
@@ -149,6 +155,7 @@ public:
 private:
     bool start(std::coroutine_handle<> h, std::stop_token stop);
     std::optional<result<std::size_t>> m_ready;
+    bool m_keep_on_timeout;
 };
 
 class connection::write_awaiter : detail::conn_op {

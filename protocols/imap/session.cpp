@@ -141,7 +141,7 @@ void session::release() noexcept
     }
 }
 
-task<result<response>> session::next(engine::deadline until, stage where, std::string_view what)
+task<result<response>> session::next(engine::deadline until, stage where, std::string_view what, bool quiet_ok)
 {
     release();
     for (;;) {
@@ -161,7 +161,14 @@ task<result<response>> session::next(engine::deadline until, stage where, std::s
                 fmt::format("{}: unparseable response ({} at byte {}): {}", what, describe(st.code), st.offset,
                     printable(around, 200)));
         }
-        auto n = co_await m_conn.read(until);
+        // Two statements, not `?:`: GCC 12 destroys a co_await result in a conditional
+        // expression twice.
+        result<std::size_t> n = make_error(where, errc::io, "no read");
+        if (quiet_ok) {
+            n = co_await m_conn.wait(until);
+        } else {
+            n = co_await m_conn.read(until);
+        }
         if (!n) {
             co_return with_context(std::move(n).err(), where, what);
         }
@@ -759,14 +766,13 @@ task<result<bool>> session::idle(engine::deadline until)
     if (auto c = co_await wait_continuation(tag, "IDLE", stage::fetch); !c) {
         co_return std::move(c).err();
     }
+    bool arrived = false;
     for (;;) {
-        auto r = co_await next(until, stage::fetch, "IDLE");
+        // Silence until the deadline is the normal outcome of IDLE, not a failure.
+        auto r = co_await next(until, stage::fetch, "IDLE", true);
         if (!r) {
-            if (r.err().code == errc::timed_out && engine::clock::now() >= until) {
-                if (m_log) {
-                    m_log->note("IDLE deadline passed without new mail; the connection is closed");
-                }
-                co_return false;
+            if (r.err().code == errc::timed_out && m_conn.is_open()) {
+                break;
             }
             co_return std::move(r).err();
         }
@@ -781,6 +787,7 @@ task<result<bool>> session::idle(engine::deadline until)
             co_return make_error(stage::fetch, errc::protocol, "IDLE: unexpected response: " + printable(r->raw(), 200));
         }
         if (more) {
+            arrived = true;
             break;
         }
     }
@@ -797,7 +804,7 @@ task<result<bool>> session::idle(engine::deadline until)
     if (!done) {
         co_return std::move(done).err();
     }
-    co_return true;
+    co_return arrived;
 }
 
 task<result<void>> session::append(std::string utf8_name, std::string message)

@@ -96,9 +96,8 @@ public:
     /// result is a cleanup error saying why. Errors carry stage cleanup.
     engine::task<engine::result<void>> uid_delete(std::vector<std::uint32_t> uids);
 
-    /// IDLE until an untagged EXISTS announces more messages, then DONE; true when new mail
-    /// arrived. When `until` passes first the result is false, and the connection is gone (a
-    /// timed-out read closes it in this engine, so no DONE can be sent): only logout() remains.
+    /// IDLE until an untagged EXISTS announces more messages or `until` passes, then DONE;
+    /// true when new mail arrived, false on the deadline (the session stays usable either way).
     /// An error when the server does not offer IDLE.
     engine::task<engine::result<bool>> idle(engine::deadline until);
 
@@ -132,7 +131,8 @@ private:
                                             redaction hide = {});
     /// The next complete response, after consuming the previous one. Its views stay valid
     /// until the next call of next() or release(). `what` names the command in errors.
-    engine::task<engine::result<response>> next(engine::deadline until, engine::stage where, std::string_view what);
+    engine::task<engine::result<response>> next(engine::deadline until, engine::stage where, std::string_view what,
+        bool quiet_ok = false);
     /// Consumes the response last returned by next().
     void release() noexcept;
     /// Bookkeeping every response gets: EXISTS, EXPUNGE, CAPABILITY; an error for BYE.

@@ -111,6 +111,28 @@ TEST(Tcp, DeadlineExpiresOnASilentPeer)
     EXPECT_LT(took, 3s);
 }
 
+TEST(Tcp, AWaitThatTimesOutKeepsTheConnection)
+{
+    engine::loop loop;
+    auto l = engine::listener::bind("127.0.0.1", 0);
+    ASSERT_TRUE(l);
+    auto body = [](engine::listener* lp) -> task<std::string> {
+        engine::scope s;
+        s.spawn(echo_server(lp, 1));
+        auto c = co_await connection::open("127.0.0.1", lp->port(), engine::after(5s));
+        auto quiet = co_await c->wait(engine::after(50ms));   // the echo peer says nothing yet
+        EXPECT_FALSE(quiet);
+        EXPECT_EQ(quiet.err().code, errc::timed_out);
+        EXPECT_TRUE(c->is_open());
+        (void)co_await c->write("still here\n", engine::after(5s));
+        auto line = co_await read_line(*c, engine::after(5s));
+        co_await c->close();
+        co_await s.join();
+        co_return line ? *line : line.err().describe();
+    };
+    EXPECT_EQ(loop.run(body(&*l)), "still here\n");
+}
+
 TEST(Tcp, CancellationMidReadClosesTheSocket)
 {
     engine::loop loop;

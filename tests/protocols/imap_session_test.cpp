@@ -552,6 +552,11 @@ TEST(imap_session, idle_reports_new_mail_then_the_deadline)
         step::send("A0002 OK Idle completed.\r\n"),
         step::expect("A0003 IDLE"),
         step::send("+ idling\r\n"),
+        // The deadline passes in silence: the client ends IDLE and the session lives on.
+        step::expect("DONE"),
+        step::send("A0003 OK Idle completed.\r\n"),
+        step::expect("A0004 LOGOUT"),
+        step::send("* BYE Logging out\r\nA0004 OK Logout completed.\r\n"),
     };
     EXPECT_EQ(h.run(steps, h.ep(tls_mode::none), idle_client), "new none");
     EXPECT_TRUE(h.outcome.completed) << h.outcome.mismatch;
