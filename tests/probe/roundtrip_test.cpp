@@ -1,0 +1,418 @@
+// The probe lifecycle against the built-in server (tools/server): Up over IMAP and POP3, a
+// forwarding route (an alias in the other domain back to our mailbox), junk filing as Down and
+// as Warning, failures at every stage (auth, send, connect, tls, deliver), and the cleanup
+// rules: our message and our old leftovers deleted, forgeries and other mail left alone.
+#include "probe/roundtrip.h"
+
+#include "engine/connection.h"
+#include "engine/loop.h"
+#include "engine/scope.h"
+#include "protocols/message/builder.h"
+#include "protocols/smtp/session.h"
+#include "tools/server/server.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+using namespace std::chrono_literals;
+using engine::stage;
+using engine::task;
+using probe::status;
+
+namespace {
+
+constexpr std::string_view probe_name = "rt-test";
+
+protocols::message::mac_key test_key(std::uint8_t fill = 0x5a)
+{
+    std::array<std::uint8_t, 32> bytes{};
+    bytes.fill(fill);
+    return *protocols::message::mac_key::from_bytes(bytes);
+}
+
+builtin::config world_config()
+{
+    builtin::config c;
+    c.hostname = "mx.builtin.test";
+    builtin::domain_config org1{"org1.test", {}, {}};
+    org1.mailboxes.push_back({"alice@org1.test", "alice", "alice-pw", false});
+    org1.mailboxes.push_back({"sender@org1.test", "sender", "sender-pw", false});
+    org1.mailboxes.push_back({"spam@org1.test", "spam", "spam-pw", true});
+    org1.mailboxes.push_back({"void@org1.test", "void", "void-pw", false});
+    org1.aliases.push_back({"hole@org1.test", "void@org1.test"});
+    builtin::domain_config org2{"org2.test", {}, {}};
+    org2.mailboxes.push_back({"bob@org2.test", "bob", "bob-pw", false});
+    org2.aliases.push_back({"fwd@org2.test", "alice@org1.test"});
+    c.domains = {org1, org2};
+    using builtin::protocol;
+    using protocols::tls_mode;
+    c.listeners = {
+        {"submission", protocol::smtp, tls_mode::starttls, "127.0.0.1", 0},
+        {"imaps", protocol::imap, tls_mode::implicit, "127.0.0.1", 0},
+        {"pop3", protocol::pop3, tls_mode::starttls, "127.0.0.1", 0},
+    };
+    return c;
+}
+
+scenarios::secret secret_of(std::string v) { return {std::move(v), scenarios::secret::source::inline_value, "inline"}; }
+
+class Roundtrip : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        m_server = std::make_unique<builtin::server>(world_config());
+        auto r = m_server->start();
+        ASSERT_TRUE(r) << r.err().describe();
+        m_ca = "/tmp/probe-roundtrip-test-ca-" + std::to_string(getpid()) + ".pem";
+        ASSERT_TRUE(m_server->write_ca_pem(m_ca));
+    }
+    void TearDown() override { std::remove(m_ca.c_str()); }
+
+    scenarios::server server(std::string name, scenarios::protocol_kind p, std::string listener,
+        scenarios::tls_mode tls) const
+    {
+        scenarios::server s;
+        s.name = std::move(name);
+        s.protocol = p;
+        s.host = "127.0.0.1";
+        s.port = m_server->port(listener);
+        s.tls = tls;
+        s.ca_file = m_ca;
+        s.verify_name = "localhost";
+        s.connect_timeout = 3s;
+        s.command_timeout = 3s;
+        return s;
+    }
+
+    /// sender@org1.test submits to `to`; `login` fetches over `proto`.
+    scenarios::probe_plan plan(std::string to, std::string login, std::string password,
+        scenarios::protocol_kind proto = scenarios::protocol_kind::imap) const
+    {
+        scenarios::probe_plan p;
+        auto spec = std::make_shared<scenarios::probe>();
+        spec->name = std::string(probe_name);
+        spec->tenant = "acme";
+        spec->topology = 1;
+        spec->send_via = "submission";
+        spec->from = "sender@org1.test";
+        spec->to = std::move(to);
+        spec->fetch = "box";
+        spec->deadline = 3s;
+        spec->poll = 100ms;
+        p.spec = spec;
+        p.owner = std::make_shared<scenarios::tenant>(scenarios::tenant{"acme", ""});
+        auto smtp = server("submission", scenarios::protocol_kind::smtp, "submission", scenarios::tls_mode::starttls);
+        smtp.auth = scenarios::credential{"sender", secret_of("sender-pw"), std::nullopt};
+        p.send_via = std::make_shared<scenarios::server>(smtp);
+        auto box = std::make_shared<scenarios::mailbox>();
+        box->name = "box";
+        box->address = login + "@org1.test";
+        box->login = scenarios::credential{login, secret_of(password), std::nullopt};
+        p.fetch = box;
+        p.fetch_server = std::make_shared<scenarios::server>(proto == scenarios::protocol_kind::imap
+                ? server("imaps", proto, "imaps", scenarios::tls_mode::implicit)
+                : server("pop3", proto, "pop3", scenarios::tls_mode::starttls));
+        return p;
+    }
+
+    static task<void> with_server(builtin::server* srv, std::vector<task<void>> steps)
+    {
+        engine::scope s;
+        s.spawn(srv->run());
+        for (auto& step : steps) {
+            co_await std::move(step);
+        }
+        srv->stop();
+        co_await s.join();
+    }
+
+    static task<void> run_into(scenarios::probe_plan p, probe::context* ctx, probe::result* out)
+    {
+        *out = co_await probe::run_once(std::move(p), *ctx);
+    }
+
+    static task<void> submit(scenarios::server smtp, std::string to, std::string message)
+    {
+        protocols::smtp::send_request req;
+        req.server.host = smtp.host;
+        req.server.port = smtp.port;
+        req.server.tls = protocols::tls_mode::starttls;
+        req.server.verify_name = smtp.verify_name;
+        engine::tls_options o;
+        o.ca_file = smtp.ca_file;
+        auto ctx = engine::tls_context::client(o);
+        EXPECT_TRUE(ctx);
+        req.server.tls_context = *ctx;
+        req.auth = protocols::credentials{"sender", "sender-pw", protocols::credentials::kind::password};
+        req.helo_name = "org1.test";
+        req.mail_from = "sender@org1.test";
+        req.recipients.push_back(std::move(to));
+        req.message = std::move(message);
+        auto r = co_await protocols::smtp::send(std::move(req), nullptr);
+        EXPECT_TRUE(r) << r.err().describe();
+    }
+
+    static task<void> count_into(const builtin::server* srv, std::string address, std::size_t* out)
+    {
+        *out = srv->mailbox(address)->at(builtin::folder_id::inbox).size();
+        co_return;
+    }
+
+    /// Runs `steps` in order while the server serves (a built-in server runs only once).
+    void serve(std::vector<task<void>> steps) { m_loop.run(with_server(m_server.get(), std::move(steps))); }
+
+    probe::result run(scenarios::probe_plan p, probe::context& ctx)
+    {
+        probe::result out;
+        std::vector<task<void>> steps;
+        steps.push_back(run_into(std::move(p), &ctx, &out));
+        serve(std::move(steps));
+        return out;
+    }
+
+    /// A step that submits a probe-like message for alice, signed with `key`, stamped `age`
+    /// in the past, for probe `name`.
+    task<void> plant(const protocols::message::mac_key& key, std::chrono::milliseconds age,
+        std::string name = std::string(probe_name))
+    {
+        protocols::message::probe_id_generator ids;
+        auto now = static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+        auto sent = now - static_cast<std::uint64_t>(age.count());
+        protocols::message::message_spec ms;
+        ms.from = "sender@org1.test";
+        ms.to = "alice@org1.test";
+        ms.probe_name = name;
+        ms.id = ids.next(sent);
+        ms.sent_unix_ms = sent;
+        auto built = protocols::message::build_message(ms, key);
+        EXPECT_EQ(built.error, protocols::message::build_error::none);
+        return submit_plain("alice@org1.test", std::move(built.text));
+    }
+
+    task<void> submit_plain(std::string to, std::string message) const
+    {
+        return submit(server("submission", scenarios::protocol_kind::smtp, "submission", scenarios::tls_mode::starttls),
+            std::move(to), std::move(message));
+    }
+
+    std::size_t count(std::string_view address, builtin::folder_id f) const
+    {
+        return m_server->mailbox(address)->at(f).size();
+    }
+
+    engine::loop m_loop;   // before the server: start() binds on this thread's loop
+    std::unique_ptr<builtin::server> m_server;
+    std::string m_ca;
+};
+
+TEST_F(Roundtrip, UpOverImapDeletesItsMessage)
+{
+    probe::context ctx(test_key());
+    ctx.trace = true;
+    auto r = run(plan("alice@org1.test", "alice", "alice-pw"), ctx);
+    EXPECT_EQ(r.outcome, status::up) << r.reason;
+    EXPECT_EQ(r.stage, stage::none);
+    EXPECT_EQ(r.folder, "INBOX");
+    EXPECT_EQ(r.tenant, "acme");
+    EXPECT_EQ(r.probe, probe_name);
+    EXPECT_EQ(r.probe_id.size(), 36u);
+    EXPECT_TRUE(r.warnings.empty()) << r.warnings.front();
+    ASSERT_EQ(r.tls.size(), 2u);
+    EXPECT_EQ(r.tls[0].server, "submission");
+    EXPECT_EQ(r.tls[1].server, "imaps");
+    EXPECT_TRUE(r.tls[0].verified);
+    ASSERT_TRUE(r.cert_days_left);
+    EXPECT_GT(*r.cert_days_left, 14);
+    EXPECT_NE(r.server_reply.find("250"), std::string::npos) << r.server_reply;
+    ASSERT_EQ(r.hops.size(), 1u);
+    EXPECT_EQ(r.hops[0].by, "mx.builtin.test");
+    EXPECT_GE(r.ms.total, r.ms.delivery);
+    EXPECT_NE(r.transcript.find("UID SEARCH"), std::string::npos);
+    EXPECT_EQ(r.transcript.find("alice-pw"), std::string::npos);
+    EXPECT_EQ(r.transcript.find("sender-pw"), std::string::npos);
+    EXPECT_EQ(count("alice@org1.test", builtin::folder_id::inbox), 0u);
+}
+
+TEST_F(Roundtrip, UpOverPop3DeletesItsMessage)
+{
+    probe::context ctx(test_key());
+    auto r = run(plan("alice@org1.test", "alice", "alice-pw", scenarios::protocol_kind::pop3), ctx);
+    EXPECT_EQ(r.outcome, status::up) << r.reason;
+    EXPECT_EQ(r.folder, "INBOX");
+    EXPECT_TRUE(r.transcript.empty());
+    ASSERT_EQ(r.tls.size(), 2u);
+    EXPECT_EQ(r.tls[1].server, "pop3");
+    EXPECT_EQ(count("alice@org1.test", builtin::folder_id::inbox), 0u);
+}
+
+TEST_F(Roundtrip, ForwardedThroughTheOtherDomainIsUp)
+{
+    probe::context ctx(test_key());
+    auto p = plan("fwd@org2.test", "alice", "alice-pw");
+    std::const_pointer_cast<scenarios::probe>(p.spec)->topology = 3;
+    auto r = run(p, ctx);
+    EXPECT_EQ(r.outcome, status::up) << r.reason;
+    EXPECT_EQ(r.topology, 3);
+    EXPECT_EQ(r.hops.size(), 2u);
+}
+
+TEST_F(Roundtrip, JunkIsDownAtDeliverWithTheFolder)
+{
+    probe::context ctx(test_key());
+    auto r = run(plan("spam@org1.test", "spam", "spam-pw"), ctx);
+    EXPECT_EQ(r.outcome, status::down);
+    EXPECT_EQ(r.stage, stage::deliver);
+    EXPECT_EQ(r.reason, "filed as spam in Junk");
+    EXPECT_EQ(r.folder, "Junk");
+    EXPECT_EQ(count("spam@org1.test", builtin::folder_id::junk), 0u);
+}
+
+TEST_F(Roundtrip, JunkAsWarningWhenThePolicySaysSo)
+{
+    probe::context ctx(test_key());
+    auto p = plan("spam@org1.test", "spam", "spam-pw");
+    std::const_pointer_cast<scenarios::probe>(p.spec)->junk = scenarios::junk_policy::warning;
+    auto r = run(p, ctx);
+    EXPECT_EQ(r.outcome, status::warning);
+    EXPECT_EQ(r.reason, "filed as spam in Junk");
+    ASSERT_EQ(r.warnings.size(), 1u);
+    EXPECT_EQ(r.warnings[0], "filed as spam in Junk");
+}
+
+TEST_F(Roundtrip, WrongPasswordIsDownAtAuth)
+{
+    probe::context ctx(test_key());
+    auto p = plan("alice@org1.test", "alice", "alice-pw");
+    auto smtp = *p.send_via;
+    smtp.auth->password = secret_of("wrong-sender-pw");
+    p.send_via = std::make_shared<scenarios::server>(smtp);
+    probe::result r;
+    probe::result s;
+    std::vector<task<void>> steps;
+    steps.push_back(run_into(plan("alice@org1.test", "alice", "not-the-pw"), &ctx, &r));
+    steps.push_back(run_into(std::move(p), &ctx, &s));
+    serve(std::move(steps));
+    EXPECT_EQ(r.outcome, status::down);
+    EXPECT_EQ(r.stage, stage::auth) << r.reason;
+    EXPECT_FALSE(r.server_reply.empty());
+    EXPECT_EQ(r.reason.find("not-the-pw"), std::string::npos);
+    EXPECT_EQ(s.stage, stage::auth) << s.reason;
+    EXPECT_EQ(s.reason.find("wrong-sender-pw"), std::string::npos);
+}
+
+TEST_F(Roundtrip, UnknownRecipientIsDownAtSend)
+{
+    probe::context ctx(test_key());
+    auto r = run(plan("nobody@org1.test", "alice", "alice-pw"), ctx);
+    EXPECT_EQ(r.outcome, status::down);
+    EXPECT_EQ(r.stage, stage::send) << r.reason;
+    EXPECT_NE(r.server_reply.find("550"), std::string::npos) << r.server_reply;
+}
+
+TEST_F(Roundtrip, NothingListeningIsDownAtConnect)
+{
+    std::uint16_t dead_port = 0;
+    {
+        auto l = engine::listener::bind("127.0.0.1", 0);
+        ASSERT_TRUE(l);
+        dead_port = l->port();
+    }
+    probe::context ctx(test_key());
+    auto p = plan("alice@org1.test", "alice", "alice-pw");
+    auto smtp = *p.send_via;
+    smtp.port = dead_port;
+    p.send_via = std::make_shared<scenarios::server>(smtp);
+    auto r = run(p, ctx);
+    EXPECT_EQ(r.outcome, status::down);
+    EXPECT_EQ(r.stage, stage::connect) << r.reason;
+}
+
+TEST_F(Roundtrip, WrongCaOrWrongNameIsDownAtTls)
+{
+    probe::context ctx(test_key());
+    auto p = plan("alice@org1.test", "alice", "alice-pw");
+    auto smtp = *p.send_via;
+    smtp.ca_file.clear();   // the system store does not know the built-in server's CA
+    p.send_via = std::make_shared<scenarios::server>(smtp);
+    auto q = plan("alice@org1.test", "alice", "alice-pw");
+    auto imap = *q.fetch_server;
+    imap.verify_name = "mail.elsewhere.test";
+    q.fetch_server = std::make_shared<scenarios::server>(imap);
+    probe::result r;
+    probe::result s;
+    std::vector<task<void>> steps;
+    steps.push_back(run_into(std::move(p), &ctx, &r));
+    steps.push_back(run_into(std::move(q), &ctx, &s));
+    serve(std::move(steps));
+    EXPECT_EQ(r.stage, stage::tls) << r.reason;
+    EXPECT_EQ(s.outcome, status::down);
+    EXPECT_EQ(s.stage, stage::tls) << s.reason;
+    // The message did arrive; the fetch side could not look.
+    EXPECT_EQ(count("alice@org1.test", builtin::folder_id::inbox), 1u);
+}
+
+TEST_F(Roundtrip, NeverArrivingIsDownAtDeliverAfterTheDeadline)
+{
+    probe::context ctx(test_key());
+    auto p = plan("hole@org1.test", "alice", "alice-pw");
+    std::const_pointer_cast<scenarios::probe>(p.spec)->deadline = 600ms;
+    auto before = std::chrono::steady_clock::now();
+    auto r = run(p, ctx);
+    EXPECT_GE(std::chrono::steady_clock::now() - before, 600ms);
+    EXPECT_EQ(r.outcome, status::down);
+    EXPECT_EQ(r.stage, stage::deliver);
+    EXPECT_EQ(r.reason, "not delivered within 0.6 s");
+    EXPECT_TRUE(r.folder.empty());
+}
+
+TEST_F(Roundtrip, ForgeriesAndOtherMailAreLeftAloneOldLeftoversDeleted)
+{
+    probe::context ctx(test_key());
+    probe::result imap;
+    probe::result pop3;
+    std::size_t planted = 0;
+    std::size_t after_imap = 0;
+    std::size_t after_pop3 = 0;
+    std::vector<task<void>> steps;
+    steps.push_back(plant(test_key(0x11), 1h));                  // our header, MAC under another key
+    steps.push_back(plant(test_key(), 1h, "another-probe"));     // ours, but another probe's
+    steps.push_back(plant(test_key(), 1s));                      // ours, this probe, still in flight
+    steps.push_back(plant(test_key(), 1h));                      // ours, this probe, overdue: deleted
+    steps.push_back(plant(test_key(), 2h));                      // same
+    steps.push_back(submit_plain("alice@org1.test", "From: someone@org1.test\r\nSubject: hello\r\n\r\nnot a probe\r\n"));
+    steps.push_back(count_into(m_server.get(), "alice@org1.test", &planted));
+    steps.push_back(run_into(plan("alice@org1.test", "alice", "alice-pw"), &ctx, &imap));
+    steps.push_back(count_into(m_server.get(), "alice@org1.test", &after_imap));
+    steps.push_back(run_into(plan("alice@org1.test", "alice", "alice-pw", scenarios::protocol_kind::pop3), &ctx, &pop3));
+    steps.push_back(count_into(m_server.get(), "alice@org1.test", &after_pop3));
+    serve(std::move(steps));
+    EXPECT_EQ(planted, 6u);
+    EXPECT_EQ(imap.outcome, status::up) << imap.reason;
+    EXPECT_EQ(after_imap, 4u);
+    // POP3 applies the same rules: nothing to delete but its own message.
+    EXPECT_EQ(pop3.outcome, status::up) << pop3.reason;
+    EXPECT_EQ(after_pop3, 4u);
+}
+
+TEST_F(Roundtrip, Pop3DeletesOldLeftoversToo)
+{
+    probe::context ctx(test_key());
+    probe::result r;
+    std::vector<task<void>> steps;
+    steps.push_back(plant(test_key(), 1h));
+    steps.push_back(plant(test_key(0x11), 1h));
+    steps.push_back(run_into(plan("alice@org1.test", "alice", "alice-pw", scenarios::protocol_kind::pop3), &ctx, &r));
+    serve(std::move(steps));
+    EXPECT_EQ(r.outcome, status::up) << r.reason;
+    EXPECT_EQ(count("alice@org1.test", builtin::folder_id::inbox), 1u);
+}
+
+} // namespace
