@@ -1,0 +1,262 @@
+// The probe lifecycle against the real loopback Postfix + Dovecot of tests/servers: the six
+// topologies Up over IMAP and over POP3 (3 and 6 through the fwd@ aliases; internal zone =
+// 127.0.0.10), the Junk filing of junk@, a wrong password, an unknown user and blackhole@
+// that never delivers. Facts come from the JSON file named by MAILPROBE_SERVERS_JSON; without
+// it every test is skipped. Each run has its own probe name, so concurrent runs on one
+// mailbox never take each other's messages for leftovers.
+#include "probe/roundtrip.h"
+
+#include "engine/loop.h"
+#include "engine/scope.h"
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <array>
+#include <chrono>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+using engine::stage;
+using engine::task;
+using probe::status;
+
+namespace {
+
+struct user_facts {
+    std::string address;
+    std::string login;
+    std::string password;
+};
+
+struct org_facts {
+    std::string address;
+    std::string hostname;
+    std::uint16_t submission = 0;
+    std::uint16_t imaps = 0;
+    std::uint16_t pop3 = 0;
+    std::map<std::string, user_facts, std::less<>> users;
+    std::string forward;
+    std::string junk;
+    std::string blackhole;
+    std::string unknown;
+};
+
+struct facts {
+    std::string ca_file;
+    org_facts internal;
+    org_facts external;
+};
+
+std::optional<facts> load(std::string& why)
+{
+    const char* path = std::getenv("MAILPROBE_SERVERS_JSON");
+    if (!path) {
+        why = "MAILPROBE_SERVERS_JSON is not set";
+        return std::nullopt;
+    }
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (auto e = parser.load(path).get(doc); e) {
+        why = std::string("cannot read ") + path + ": " + simdjson::error_message(e);
+        return std::nullopt;
+    }
+    auto text = [](simdjson::simdjson_result<simdjson::dom::element> v) {
+        std::string_view s;
+        return v.get_string().get(s) ? std::string() : std::string(s);
+    };
+    auto port = [](simdjson::simdjson_result<simdjson::dom::element> v) {
+        std::uint64_t n = 0;
+        return static_cast<std::uint16_t>(v.get_uint64().get(n) ? 0 : n);
+    };
+    auto read_org = [&](simdjson::simdjson_result<simdjson::dom::element> o) {
+        org_facts f;
+        f.address = text(o["address"]);
+        f.hostname = text(o["hostname"]);
+        f.submission = port(o["ports"]["submission"]);
+        f.imaps = port(o["ports"]["imaps"]);
+        f.pop3 = port(o["ports"]["pop3"]);
+        for (const char* u : {"probe", "sender", "junk", "probe-back", "probe-out"}) {
+            auto e = o["users"][u];
+            f.users[u] = {text(e["address"]), text(e["login"]), text(e["password"])};
+        }
+        f.forward = text(o["forward"]["address"]);
+        f.junk = text(o["junk"]);
+        f.blackhole = text(o["blackhole"]);
+        f.unknown = text(o["unknown"]);
+        return f;
+    };
+    facts f;
+    f.ca_file = text(doc["ca_file"]);
+    f.internal = read_org(doc["orgs"]["internal"]);
+    f.external = read_org(doc["orgs"]["external"]);
+    for (const auto* o : {&f.internal, &f.external}) {
+        if (o->address.empty() || !o->submission || !o->imaps || !o->pop3 || o->forward.empty()
+            || o->users.at("probe-out").password.empty()) {
+            why = std::string("incomplete server facts in ") + path;
+            return std::nullopt;
+        }
+    }
+    return f;
+}
+
+scenarios::secret secret_of(std::string v) { return {std::move(v), scenarios::secret::source::inline_value, "inline"}; }
+
+protocols::message::mac_key test_key()
+{
+    std::array<std::uint8_t, 32> bytes{};
+    bytes.fill(0x3c);
+    return *protocols::message::mac_key::from_bytes(bytes);
+}
+
+class RoundtripIntegration : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        std::string why;
+        auto f = load(why);
+        if (!f) {
+            GTEST_SKIP() << why;
+        }
+        m_facts = *f;
+    }
+
+    scenarios::server server(const org_facts& org, scenarios::protocol_kind p, std::uint16_t port,
+        scenarios::tls_mode tls) const
+    {
+        scenarios::server s;
+        s.name = org.hostname + ":" + std::to_string(port);
+        s.protocol = p;
+        s.host = org.address;
+        s.port = port;
+        s.tls = tls;
+        s.ca_file = m_facts.ca_file;
+        s.verify_name = org.hostname;
+        s.connect_timeout = 5s;
+        s.command_timeout = 10s;
+        return s;
+    }
+
+    /// A probe named `name`: `from_org`'s sender submits to `to`; `fetch_user` of `fetch_org`
+    /// fetches over `proto` (IMAP on 993, POP3 with STLS on 110).
+    scenarios::probe_plan plan(std::string name, int topology, const org_facts& from_org, std::string to,
+        const org_facts& fetch_org, std::string_view fetch_user, scenarios::protocol_kind proto) const
+    {
+        scenarios::probe_plan p;
+        auto spec = std::make_shared<scenarios::probe>();
+        spec->name = std::move(name);
+        spec->tenant = "loopback";
+        spec->topology = topology;
+        spec->from = from_org.users.at("sender").address;
+        spec->to = std::move(to);
+        spec->deadline = 30s;
+        spec->poll = 250ms;
+        p.spec = spec;
+        auto smtp = server(from_org, scenarios::protocol_kind::smtp, from_org.submission, scenarios::tls_mode::starttls);
+        const auto& sender = from_org.users.at("sender");
+        smtp.auth = scenarios::credential{sender.login, secret_of(sender.password), std::nullopt};
+        p.send_via = std::make_shared<scenarios::server>(smtp);
+        const auto& user = fetch_org.users.at(std::string(fetch_user));
+        auto box = std::make_shared<scenarios::mailbox>();
+        box->name = std::string(fetch_user);
+        box->address = user.address;
+        box->login = scenarios::credential{user.login, secret_of(user.password), std::nullopt};
+        p.fetch = box;
+        p.fetch_server = std::make_shared<scenarios::server>(proto == scenarios::protocol_kind::imap
+                ? server(fetch_org, proto, fetch_org.imaps, scenarios::tls_mode::implicit)
+                : server(fetch_org, proto, fetch_org.pop3, scenarios::tls_mode::starttls));
+        return p;
+    }
+
+    static task<probe::result> one(scenarios::probe_plan p, probe::context* ctx)
+    {
+        co_return co_await probe::run_once(std::move(p), *ctx);
+    }
+
+    /// Runs every plan, at most four at a time.
+    std::vector<probe::result> run_all(std::vector<scenarios::probe_plan> plans)
+    {
+        engine::loop loop;
+        probe::context ctx(test_key());
+        std::vector<task<probe::result>> tasks;
+        for (auto& p : plans) {
+            tasks.push_back(one(std::move(p), &ctx));
+        }
+        return loop.run(engine::gather(std::move(tasks), 4));
+    }
+
+    facts m_facts;
+};
+
+TEST_F(RoundtripIntegration, SixTopologiesUpOverImapAndPop3)
+{
+    const auto& in = m_facts.internal;
+    const auto& ex = m_facts.external;
+    std::vector<scenarios::probe_plan> plans;
+    for (auto proto : {scenarios::protocol_kind::imap, scenarios::protocol_kind::pop3}) {
+        std::string suffix = proto == scenarios::protocol_kind::imap ? "-imap" : "-pop3";
+        plans.push_back(plan("it-topo1" + suffix, 1, in, in.users.at("probe").address, in, "probe", proto));
+        plans.push_back(plan("it-topo2" + suffix, 2, in, ex.users.at("probe").address, ex, "probe", proto));
+        plans.push_back(plan("it-topo3" + suffix, 3, in, ex.forward, in, "probe-back", proto));
+        plans.push_back(plan("it-topo4" + suffix, 4, ex, ex.users.at("probe").address, ex, "probe", proto));
+        plans.push_back(plan("it-topo5" + suffix, 5, ex, in.users.at("probe").address, in, "probe", proto));
+        plans.push_back(plan("it-topo6" + suffix, 6, ex, in.forward, ex, "probe-out", proto));
+    }
+    auto results = run_all(std::move(plans));
+    for (const auto& r : results) {
+        SCOPED_TRACE(r.probe);
+        EXPECT_EQ(r.outcome, status::up) << r.reason << " / " << r.server_reply;
+        EXPECT_EQ(r.folder, "INBOX");
+        EXPECT_EQ(r.tls.size(), 2u);
+        EXPECT_TRUE(r.cert_days_left && *r.cert_days_left > 14);
+        // Forwarding adds hops: the submission server, the LMTP/relay hops, the other org.
+        EXPECT_GE(r.hops.size(), r.topology == 3 || r.topology == 6 ? 3u : 1u);
+        EXPECT_LE(r.ms.delivery, r.ms.total);
+        RecordProperty(r.probe + "_delivery_ms", std::to_string(r.ms.delivery));
+        RecordProperty(r.probe + "_total_ms", std::to_string(r.ms.total));
+        RecordProperty(r.probe + "_hops", std::to_string(r.hops.size()));
+    }
+}
+
+TEST_F(RoundtripIntegration, FailuresAtTheirStages)
+{
+    const auto& in = m_facts.internal;
+    std::vector<scenarios::probe_plan> plans;
+    plans.push_back(plan("it-junk", 1, in, in.junk, in, "junk", scenarios::protocol_kind::imap));
+    // To blackhole@: the message is accepted, then the login fails, and nothing is left behind.
+    auto wrong = plan("it-wrong-pw", 1, in, in.blackhole, in, "probe", scenarios::protocol_kind::imap);
+    auto box = *wrong.fetch;
+    box.login.password = secret_of("not-the-password");
+    wrong.fetch = std::make_shared<scenarios::mailbox>(box);
+    plans.push_back(std::move(wrong));
+    plans.push_back(plan("it-unknown", 1, in, in.unknown, in, "probe", scenarios::protocol_kind::imap));
+    auto hole = plan("it-blackhole", 1, in, in.blackhole, in, "probe", scenarios::protocol_kind::pop3);
+    std::const_pointer_cast<scenarios::probe>(hole.spec)->deadline = 3s;
+    plans.push_back(std::move(hole));
+
+    auto r = run_all(std::move(plans));
+    ASSERT_EQ(r.size(), 4u);
+    EXPECT_EQ(r[0].outcome, status::down);
+    EXPECT_EQ(r[0].stage, stage::deliver);
+    EXPECT_EQ(r[0].reason, "filed as spam in Junk");
+    EXPECT_EQ(r[0].folder, "Junk");
+
+    EXPECT_EQ(r[1].outcome, status::down);
+    EXPECT_EQ(r[1].stage, stage::auth) << r[1].reason;
+    EXPECT_FALSE(r[1].server_reply.empty());
+    EXPECT_EQ(r[1].reason.find("not-the-password"), std::string::npos);
+
+    EXPECT_EQ(r[2].outcome, status::down);
+    EXPECT_EQ(r[2].stage, stage::send) << r[2].reason;
+    EXPECT_NE(r[2].server_reply.find("550"), std::string::npos) << r[2].server_reply;
+
+    EXPECT_EQ(r[3].outcome, status::down);
+    EXPECT_EQ(r[3].stage, stage::deliver);
+    EXPECT_EQ(r[3].reason, "not delivered within 3 s");
+}
+
+} // namespace
