@@ -264,6 +264,33 @@ TEST_F(Roundtrip, ForwardedThroughTheOtherDomainIsUp)
     EXPECT_EQ(r.hops.size(), 2u);
 }
 
+TEST_F(Roundtrip, WarningRulesTurnUpIntoWarning)
+{
+    probe::context ctx(test_key());
+    auto p = plan("alice@org1.test", "alice", "alice-pw");
+    auto spec = std::const_pointer_cast<scenarios::probe>(p.spec);
+    spec->warn_cert_days = 1'000'000;            // every certificate expires "soon"
+    spec->require_auth_results.spf = {"pass"};   // the built-in server writes no Authentication-Results
+    auto imap = *p.fetch_server;
+    imap.insecure = true;
+    p.fetch_server = std::make_shared<scenarios::server>(imap);
+    auto r = run(p, ctx);
+    EXPECT_EQ(r.outcome, status::warning) << r.reason;
+    EXPECT_EQ(r.stage, stage::none);
+    EXPECT_EQ(r.folder, "INBOX");
+    ASSERT_EQ(r.tls.size(), 2u);
+    EXPECT_TRUE(r.tls[1].insecure);
+    EXPECT_FALSE(r.tls[1].verified);
+    std::string all;
+    for (const auto& w : r.warnings) {
+        all += w + "\n";
+    }
+    EXPECT_NE(all.find("authentication result spf=none is not one of the required pass"), std::string::npos) << all;
+    EXPECT_NE(all.find("TLS certificate verification is off for imaps"), std::string::npos) << all;
+    EXPECT_NE(all.find("the certificate of submission expires in"), std::string::npos) << all;
+    EXPECT_EQ(count("alice@org1.test", builtin::folder_id::inbox), 0u);
+}
+
 TEST_F(Roundtrip, JunkIsDownAtDeliverWithTheFolder)
 {
     probe::context ctx(test_key());
