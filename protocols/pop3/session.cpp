@@ -199,7 +199,9 @@ task<result<void>> session::read_capabilities()
 {
     std::string line;
     append_capa(line);
-    auto r = co_await command(std::move(line), reply_kind::multi_line, stage::greeting);
+    // The capability list is short and is evidence of what the server offered: it goes into
+    // the transcript whole, unlike message bodies.
+    auto r = co_await command(std::move(line), reply_kind::multi_line, stage::greeting, true);
     if (!r) {
         co_return std::move(r).err();
     }
@@ -274,13 +276,13 @@ task<result<const reply*>> session::read_reply(reply_kind kind, stage where, std
     }
 }
 
-task<result<const reply*>> session::command(std::string line, reply_kind kind, stage where)
+task<result<const reply*>> session::command(std::string line, reply_kind kind, stage where, bool log_body)
 {
     std::string what = command_name(line);
     if (auto s = co_await send(std::move(line), where, not_secret); !s) {
         co_return std::move(s).err();
     }
-    co_return co_await read_reply(kind, where, std::move(what), kind == reply_kind::multi_line && what == "CAPA");
+    co_return co_await read_reply(kind, where, std::move(what), log_body);
 }
 
 task<result<void>> session::login(credentials creds)

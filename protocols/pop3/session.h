@@ -108,7 +108,8 @@ private:
     /// `log_body`: the transcript gets the whole body, not just its size.
     engine::task<engine::result<const reply*>> read_reply(reply_kind kind, engine::stage where, std::string what,
         bool log_body);
-    engine::task<engine::result<const reply*>> command(std::string line, reply_kind kind, engine::stage where);
+    engine::task<engine::result<const reply*>> command(std::string line, reply_kind kind, engine::stage where,
+        bool log_body = false);
     engine::task<engine::result<void>> authenticate(sasl::mechanism mech, std::string response);
     engine::task<engine::result<void>> user_pass(credentials creds);
     engine::task<engine::result<std::string>> fetch_body(std::string line);
