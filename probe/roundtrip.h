@@ -54,7 +54,7 @@ public:
     /// Our EHLO name; empty: the domain of the probe's From address.
     std::string helo_name;
     /// Wall-clock milliseconds since the Unix epoch, for the Date, the probe id and the age
-    /// of leftovers. Tests move it to make messages look old.
+    /// of leftovers; empty: the system clock. Tests move it to make messages look old.
     std::function<std::uint64_t()> wall_clock_ms;
 
     std::uint64_t now_ms() const;
