@@ -12,8 +12,9 @@
 #include "engine/timer.h"
 #include "protocols/imap/responses.h"
 
+#include "tests/support/mail_servers.h"
+
 #include <gtest/gtest.h>
-#include <simdjson.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -46,40 +47,14 @@ struct org_facts {
 
 std::optional<org_facts> load_internal(std::string& why)
 {
-    const char* path = std::getenv("MAILPROBE_SERVERS_JSON");
-    if (!path) {
-        why = "MAILPROBE_SERVERS_JSON is not set";
+    auto servers = test_support::load_mail_servers(why);
+    if (!servers) {
         return std::nullopt;
     }
-    simdjson::dom::parser parser;
-    simdjson::dom::element doc;
-    if (auto e = parser.load(path).get(doc); e) {
-        why = std::string("cannot read ") + path + ": " + simdjson::error_message(e);
-        return std::nullopt;
-    }
-    auto text = [](simdjson::simdjson_result<simdjson::dom::element> v) {
-        std::string_view s;
-        return v.get_string().get(s) ? std::string() : std::string(s);
-    };
-    auto port = [](simdjson::simdjson_result<simdjson::dom::element> v) {
-        std::uint64_t n = 0;
-        return static_cast<std::uint16_t>(v.get_uint64().get(n) ? 0 : n);
-    };
-    org_facts f;
-    f.ca_file = text(doc["ca_file"]);
-    auto org = doc["orgs"]["internal"];
-    f.address = text(org["address"]);
-    f.hostname = text(org["hostname"]);
-    f.imap = port(org["ports"]["imap"]);
-    f.imaps = port(org["ports"]["imaps"]);
-    f.login = text(org["users"]["sender"]["login"]);
-    f.password = text(org["users"]["sender"]["password"]);
-    if (f.ca_file.empty() || f.address.empty() || f.hostname.empty() || !f.imap || !f.imaps || f.login.empty()
-        || f.password.empty()) {
-        why = std::string("incomplete server facts in ") + path;
-        return std::nullopt;
-    }
-    return f;
+    const auto& org = servers->org("internal");
+    const auto& user = org.user("sender");
+    return org_facts{servers->ca_file, org.address, org.hostname, org.port("imap"), org.port("imaps"), user.login,
+        user.password};
 }
 
 endpoint make_endpoint(const org_facts& f, tls_mode mode)

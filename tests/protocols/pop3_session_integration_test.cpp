@@ -11,8 +11,9 @@
 
 #include "engine/loop.h"
 
+#include "tests/support/mail_servers.h"
+
 #include <gtest/gtest.h>
-#include <simdjson.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -48,42 +49,14 @@ struct org_facts {
 /// The "internal" organisation's POP3 facts for user "probe-out", or nullopt and the reason.
 std::optional<org_facts> load_internal(std::string& why)
 {
-    const char* path = std::getenv("MAILPROBE_SERVERS_JSON");
-    if (!path) {
-        why = "MAILPROBE_SERVERS_JSON is not set";
+    auto servers = test_support::load_mail_servers(why);
+    if (!servers) {
         return std::nullopt;
     }
-    simdjson::dom::parser parser;
-    simdjson::dom::element doc;
-    if (auto e = parser.load(path).get(doc); e) {
-        why = std::string("cannot read ") + path + ": " + simdjson::error_message(e);
-        return std::nullopt;
-    }
-    auto text = [](simdjson::simdjson_result<simdjson::dom::element> v) {
-        std::string_view s;
-        return v.get_string().get(s) ? std::string() : std::string(s);
-    };
-    auto port = [](simdjson::simdjson_result<simdjson::dom::element> v) {
-        std::uint64_t n = 0;
-        return static_cast<std::uint16_t>(v.get_uint64().get(n) ? 0 : n);
-    };
-    org_facts f;
-    f.ca_file = text(doc["ca_file"]);
-    auto org = doc["orgs"]["internal"];
-    f.address = text(org["address"]);
-    f.hostname = text(org["hostname"]);
-    f.pop3 = port(org["ports"]["pop3"]);
-    f.pop3s = port(org["ports"]["pop3s"]);
-    auto user = org["users"]["probe-out"];
-    f.login = text(user["login"]);
-    f.password = text(user["password"]);
-    f.maildir = text(user["maildir"]);
-    if (f.ca_file.empty() || f.address.empty() || f.hostname.empty() || !f.pop3 || !f.pop3s || f.login.empty()
-        || f.password.empty() || f.maildir.empty()) {
-        why = std::string("incomplete server facts in ") + path;
-        return std::nullopt;
-    }
-    return f;
+    const auto& org = servers->org("internal");
+    const auto& user = org.user("probe-out");
+    return org_facts{servers->ca_file, org.address, org.hostname, org.port("pop3"), org.port("pop3s"), user.login,
+        user.password, user.maildir};
 }
 
 std::string unique_token()

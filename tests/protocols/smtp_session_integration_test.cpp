@@ -6,8 +6,9 @@
 
 #include "engine/loop.h"
 
+#include "tests/support/mail_servers.h"
+
 #include <gtest/gtest.h>
-#include <simdjson.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -37,52 +38,14 @@ struct org_facts {
 /// The "internal" organisation from servers.json, or nullopt (with the reason) when unusable.
 std::optional<org_facts> load_internal(std::string& why)
 {
-    const char* path = std::getenv("MAILPROBE_SERVERS_JSON");
-    if (!path) {
-        why = "MAILPROBE_SERVERS_JSON is not set";
+    auto servers = test_support::load_mail_servers(why);
+    if (!servers) {
         return std::nullopt;
     }
-    simdjson::padded_string json;
-    if (auto e = simdjson::padded_string::load(path).get(json); e) {
-        why = std::string("cannot read ") + path + ": " + simdjson::error_message(e);
-        return std::nullopt;
-    }
-    simdjson::ondemand::parser parser;
-    simdjson::ondemand::document doc;
-    if (auto e = parser.iterate(json).get(doc); e) {
-        why = simdjson::error_message(e);
-        return std::nullopt;
-    }
-    auto text = [](simdjson::simdjson_result<simdjson::ondemand::value> v) {
-        std::string_view s;
-        return v.get_string().get(s) ? std::string() : std::string(s);
-    };
-    auto port = [](simdjson::simdjson_result<simdjson::ondemand::value> v) {
-        std::uint64_t n = 0;
-        return static_cast<std::uint16_t>(v.get_uint64().get(n) ? 0 : n);
-    };
-    org_facts f;
-    // On-demand reads fields in document order: rundir, ca_file, orgs.
-    f.ca_file = text(doc["ca_file"]);
-    auto org = doc["orgs"]["internal"];
-    f.address = text(org["address"]);
-    f.hostname = text(org["hostname"]);
-    auto ports = org["ports"];
-    f.submission = port(ports["submission"]);
-    f.submissions = port(ports["submissions"]);
-    auto users = org["users"];
-    auto probe = users["probe"];
-    f.probe_address = text(probe["address"]);
-    auto sender = users["sender"];
-    f.sender_login = text(sender["login"]);
-    f.sender_password = text(sender["password"]);
-    f.unknown_address = text(org["unknown"]);
-    if (f.ca_file.empty() || f.address.empty() || !f.submission || !f.submissions || f.sender_password.empty()
-        || f.probe_address.empty() || f.unknown_address.empty()) {
-        why = std::string("incomplete server facts in ") + path;
-        return std::nullopt;
-    }
-    return f;
+    const auto& org = servers->org("internal");
+    const auto& sender = org.user("sender");
+    return org_facts{servers->ca_file, org.address, org.hostname, org.port("submission"), org.port("submissions"),
+        sender.login, sender.password, org.user("probe").address, org.unknown};
 }
 
 class SmtpSessionIntegration : public ::testing::Test {
