@@ -1,0 +1,12 @@
+// The subcommands of the mailprobe command line, one file each. Each returns the process
+// exit status.
+#pragma once
+
+#include <string>
+#include <vector>
+
+/// `mailprobe demo`
+int run_demo();
+
+/// `mailprobe validate SCENARIO [--keep-going]`
+int run_validate(const std::vector<std::string>& args);
