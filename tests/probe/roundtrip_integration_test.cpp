@@ -9,8 +9,9 @@
 #include "engine/loop.h"
 #include "engine/scope.h"
 
+#include "tests/support/mail_servers.h"
+
 #include <gtest/gtest.h>
-#include <simdjson.h>
 
 #include <array>
 #include <chrono>
@@ -27,82 +28,7 @@ using probe::status;
 
 namespace {
 
-struct user_facts {
-    std::string address;
-    std::string login;
-    std::string password;
-};
-
-struct org_facts {
-    std::string address;
-    std::string hostname;
-    std::uint16_t submission = 0;
-    std::uint16_t imaps = 0;
-    std::uint16_t pop3 = 0;
-    std::map<std::string, user_facts, std::less<>> users;
-    std::string forward;
-    std::string junk;
-    std::string blackhole;
-    std::string unknown;
-};
-
-struct facts {
-    std::string ca_file;
-    org_facts internal;
-    org_facts external;
-};
-
-std::optional<facts> load(std::string& why)
-{
-    const char* path = std::getenv("MAILPROBE_SERVERS_JSON");
-    if (!path) {
-        why = "MAILPROBE_SERVERS_JSON is not set";
-        return std::nullopt;
-    }
-    simdjson::dom::parser parser;
-    simdjson::dom::element doc;
-    if (auto e = parser.load(path).get(doc); e) {
-        why = std::string("cannot read ") + path + ": " + simdjson::error_message(e);
-        return std::nullopt;
-    }
-    auto text = [](simdjson::simdjson_result<simdjson::dom::element> v) {
-        std::string_view s;
-        return v.get_string().get(s) ? std::string() : std::string(s);
-    };
-    auto port = [](simdjson::simdjson_result<simdjson::dom::element> v) {
-        std::uint64_t n = 0;
-        return static_cast<std::uint16_t>(v.get_uint64().get(n) ? 0 : n);
-    };
-    auto read_org = [&](simdjson::simdjson_result<simdjson::dom::element> o) {
-        org_facts f;
-        f.address = text(o["address"]);
-        f.hostname = text(o["hostname"]);
-        f.submission = port(o["ports"]["submission"]);
-        f.imaps = port(o["ports"]["imaps"]);
-        f.pop3 = port(o["ports"]["pop3"]);
-        for (const char* u : {"probe", "sender", "junk", "probe-back", "probe-out"}) {
-            auto e = o["users"][u];
-            f.users[u] = {text(e["address"]), text(e["login"]), text(e["password"])};
-        }
-        f.forward = text(o["forward"]["address"]);
-        f.junk = text(o["junk"]);
-        f.blackhole = text(o["blackhole"]);
-        f.unknown = text(o["unknown"]);
-        return f;
-    };
-    facts f;
-    f.ca_file = text(doc["ca_file"]);
-    f.internal = read_org(doc["orgs"]["internal"]);
-    f.external = read_org(doc["orgs"]["external"]);
-    for (const auto* o : {&f.internal, &f.external}) {
-        if (o->address.empty() || !o->submission || !o->imaps || !o->pop3 || o->forward.empty()
-            || o->users.at("probe-out").password.empty()) {
-            why = std::string("incomplete server facts in ") + path;
-            return std::nullopt;
-        }
-    }
-    return f;
-}
+using test_support::mail_org;
 
 scenarios::secret secret_of(std::string v) { return {std::move(v), scenarios::secret::source::inline_value, "inline"}; }
 
@@ -118,14 +44,14 @@ protected:
     void SetUp() override
     {
         std::string why;
-        auto f = load(why);
+        auto f = test_support::load_mail_servers(why);
         if (!f) {
             GTEST_SKIP() << why;
         }
         m_facts = *f;
     }
 
-    scenarios::server server(const org_facts& org, scenarios::protocol_kind p, std::uint16_t port,
+    scenarios::server server(const mail_org& org, scenarios::protocol_kind p, std::uint16_t port,
         scenarios::tls_mode tls) const
     {
         scenarios::server s;
@@ -143,8 +69,8 @@ protected:
 
     /// A probe named `name`: `from_org`'s sender submits to `to`; `fetch_user` of `fetch_org`
     /// fetches over `proto` (IMAP on 993, POP3 with STLS on 110).
-    scenarios::probe_plan plan(std::string name, int topology, const org_facts& from_org, std::string to,
-        const org_facts& fetch_org, std::string_view fetch_user, scenarios::protocol_kind proto) const
+    scenarios::probe_plan plan(std::string name, int topology, const mail_org& from_org, std::string to,
+        const mail_org& fetch_org, std::string_view fetch_user, scenarios::protocol_kind proto) const
     {
         scenarios::probe_plan p;
         auto spec = std::make_shared<scenarios::probe>();
@@ -156,7 +82,7 @@ protected:
         spec->deadline = 30s;
         spec->poll = 250ms;
         p.spec = spec;
-        auto smtp = server(from_org, scenarios::protocol_kind::smtp, from_org.submission, scenarios::tls_mode::starttls);
+        auto smtp = server(from_org, scenarios::protocol_kind::smtp, from_org.port("submission"), scenarios::tls_mode::starttls);
         const auto& sender = from_org.users.at("sender");
         smtp.auth = scenarios::credential{sender.login, secret_of(sender.password), std::nullopt};
         p.send_via = std::make_shared<scenarios::server>(smtp);
@@ -167,8 +93,8 @@ protected:
         box->login = scenarios::credential{user.login, secret_of(user.password), std::nullopt};
         p.fetch = box;
         p.fetch_server = std::make_shared<scenarios::server>(proto == scenarios::protocol_kind::imap
-                ? server(fetch_org, proto, fetch_org.imaps, scenarios::tls_mode::implicit)
-                : server(fetch_org, proto, fetch_org.pop3, scenarios::tls_mode::starttls));
+                ? server(fetch_org, proto, fetch_org.port("imaps"), scenarios::tls_mode::implicit)
+                : server(fetch_org, proto, fetch_org.port("pop3"), scenarios::tls_mode::starttls));
         return p;
     }
 
@@ -189,13 +115,13 @@ protected:
         return loop.run(engine::gather(std::move(tasks), 4));
     }
 
-    facts m_facts;
+    test_support::mail_servers m_facts;
 };
 
 TEST_F(RoundtripIntegration, SixTopologiesUpOverImapAndPop3)
 {
-    const auto& in = m_facts.internal;
-    const auto& ex = m_facts.external;
+    const auto& in = m_facts.org("internal");
+    const auto& ex = m_facts.org("external");
     std::vector<scenarios::probe_plan> plans;
     for (auto proto : {scenarios::protocol_kind::imap, scenarios::protocol_kind::pop3}) {
         std::string suffix = proto == scenarios::protocol_kind::imap ? "-imap" : "-pop3";
@@ -224,7 +150,7 @@ TEST_F(RoundtripIntegration, SixTopologiesUpOverImapAndPop3)
 
 TEST_F(RoundtripIntegration, FailuresAtTheirStages)
 {
-    const auto& in = m_facts.internal;
+    const auto& in = m_facts.org("internal");
     std::vector<scenarios::probe_plan> plans;
     plans.push_back(plan("it-junk", 1, in, in.junk, in, "junk", scenarios::protocol_kind::imap));
     // To blackhole@: the message is accepted, then the login fails, and nothing is left behind.
