@@ -10,3 +10,6 @@ int run_demo();
 
 /// `mailprobe validate SCENARIO [--keep-going]`
 int run_validate(const std::vector<std::string>& args);
+
+/// `mailprobe run SCENARIO [--once] [--format text|jsonl] [--tenant T] [--probe P] ...`
+int run_run(const std::vector<std::string>& args);

@@ -1,183 +1,215 @@
-// `mailprobe demo`: the engine at work on loopback with nothing installed: a TLS server with
-// a certificate made at start, clients that verify it, upgrade with STARTTLS, and fail
-// honestly (wrong name, silent peer).
+// `mailprobe demo`: the whole product on loopback with nothing installed. It starts the
+// built-in server with two organisations (internal.test and external.test, forwarding
+// addresses between them and a mailbox whose mail is always filed as spam), then runs a
+// probe for each of the six topologies plus the two failures a monitor must name (a message
+// filed into Junk, a wrong password), and prints what each found.
 #include "tools/mailprobe/commands.h"
 
-#include "engine/certs.h"
-#include "engine/connection.h"
 #include "engine/loop.h"
 #include "engine/scope.h"
+#include "probe/roundtrip.h"
+#include "report/format.h"
+#include "tools/server/server.h"
 
 #include <fmt/format.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
-#include <fstream>
-#include <string>
+#include <memory>
 #include <unistd.h>
 
 using namespace std::chrono_literals;
-using engine::connection;
-using engine::task;
 
 namespace {
 
-struct row {
-    std::string check;
-    std::string verdict;
-    std::string detail;
+using scenarios::network_zone;
+using scenarios::protocol_kind;
+
+builtin::config demo_world()
+{
+    builtin::config c;
+    c.hostname = "mail.demo.test";
+    builtin::domain_config in{"internal.test", {}, {}};
+    in.mailboxes = {{"probe@internal.test", "", "probe-in-pw", false},
+        {"sender@internal.test", "", "sender-in-pw", false},
+        {"probe-back@internal.test", "", "back-in-pw", false},
+        {"junk@internal.test", "", "junk-in-pw", true}};
+    in.aliases = {{"fwd@internal.test", "probe-out@external.test"}};
+    builtin::domain_config ex{"external.test", {}, {}};
+    ex.mailboxes = {{"probe@external.test", "", "probe-ex-pw", false},
+        {"sender@external.test", "", "sender-ex-pw", false},
+        {"probe-out@external.test", "", "out-ex-pw", false}};
+    ex.aliases = {{"fwd@external.test", "probe-back@internal.test"}};
+    c.domains = {in, ex};
+    using builtin::protocol;
+    using protocols::tls_mode;
+    c.listeners = {
+        {"submission", protocol::smtp, tls_mode::starttls, "127.0.0.1", 0},
+        {"imaps", protocol::imap, tls_mode::implicit, "127.0.0.1", 0},
+        {"pop3s", protocol::pop3, tls_mode::implicit, "127.0.0.1", 0},
+    };
+    return c;
+}
+
+scenarios::secret secret_of(std::string v)
+{
+    return {std::move(v), scenarios::secret::source::inline_value, "demo"};
+}
+
+struct demo_case {
+    const char* name;
+    int topology;
+    const char* sender;       // submits through the sender's organisation
+    const char* to;
+    const char* mailbox;      // fetched
+    const char* password;     // the mailbox's password as the probe knows it
+    protocol_kind fetch;
+    const char* expect;       // "up", or "down:<stage>"
 };
 
-/// The peer: greets, upgrades on STARTTLS, echoes one line; or stays silent.
-task<void> peer(connection c, engine::tls_context tls, bool silent)
+// Zones follow the topology names (outgoing / incoming / recipient); on loopback both
+// organisations live in the one built-in server.
+constexpr std::array cases = {
+    demo_case{"inside-only", 1, "sender@internal.test", "probe@internal.test", "probe@internal.test", "probe-in-pw", protocol_kind::imap, "up"},
+    demo_case{"outside-mailbox", 2, "sender@internal.test", "probe@external.test", "probe@external.test", "probe-ex-pw", protocol_kind::imap, "up"},
+    demo_case{"full-loop", 3, "sender@internal.test", "fwd@external.test", "probe-back@internal.test", "back-in-pw", protocol_kind::imap, "up"},
+    demo_case{"provider-only", 4, "sender@external.test", "probe@external.test", "probe@external.test", "probe-ex-pw", protocol_kind::pop3, "up"},
+    demo_case{"inbound-only", 5, "sender@external.test", "probe@internal.test", "probe@internal.test", "probe-in-pw", protocol_kind::pop3, "up"},
+    demo_case{"user-forward", 6, "sender@external.test", "fwd@internal.test", "probe-out@external.test", "out-ex-pw", protocol_kind::imap, "up"},
+    demo_case{"spam-filtered", 1, "sender@internal.test", "junk@internal.test", "junk@internal.test", "junk-in-pw", protocol_kind::imap, "down:deliver"},
+    demo_case{"wrong-password", 1, "sender@internal.test", "probe@internal.test", "probe@internal.test", "not-the-password", protocol_kind::imap, "down:auth"},
+};
+
+scenarios::server endpoint_of(const builtin::server& srv, const std::string& ca, const char* listener,
+    protocol_kind proto, scenarios::tls_mode tls)
 {
-    auto until = engine::after(10s);
-    if (silent) {
-        (void)co_await c.read(until);
-        co_return;
-    }
-    (void)co_await c.write("220 mailprobe demo peer ready\r\n", until);
-    while (c.buffered().find('\n') == std::string_view::npos) {
-        if (!co_await c.read(until)) {
-            co_return;
-        }
-    }
-    c.consume(c.buffered().size());
-    (void)co_await c.write("220 go ahead\r\n", until);
-    if (!co_await c.accept_tls(tls, until)) {
-        co_return;
-    }
-    while (c.buffered().find('\n') == std::string_view::npos) {
-        if (!co_await c.read(until)) {
-            co_return;
-        }
-    }
-    (void)co_await c.write(std::string(c.buffered()), until);
-    co_await c.close();
+    scenarios::server s;
+    s.name = listener;
+    s.protocol = proto;
+    s.host = "127.0.0.1";
+    s.port = srv.port(listener);
+    s.tls = tls;
+    s.ca_file = ca;
+    s.verify_name = "localhost";
+    s.connect_timeout = 3s;
+    s.command_timeout = 5s;
+    return s;
 }
 
-task<void> serve(engine::listener* l, engine::tls_context tls, int clients, bool silent)
+scenarios::probe_plan plan_of(const demo_case& c, const builtin::server& srv, const std::string& ca)
 {
-    engine::scope s;
-    for (int i = 0; i < clients; ++i) {
-        auto c = co_await l->accept();
-        if (!c) {
-            break;
+    const builtin::config world = demo_world();
+    auto password_of = [&](std::string_view address) {
+        for (const auto& d : world.domains) {
+            for (const auto& m : d.mailboxes) {
+                if (m.address == address) {
+                    return m.password;
+                }
+            }
         }
-        s.spawn(peer(std::move(*c), tls, silent));
-    }
-    co_await s.join();
+        return std::string();
+    };
+    scenarios::probe_plan p;
+    auto spec = std::make_shared<scenarios::probe>();
+    spec->name = c.name;
+    spec->tenant = "demo";
+    spec->topology = c.topology;
+    spec->send_via = "submission";
+    spec->from = c.sender;
+    spec->to = c.to;
+    spec->fetch = c.mailbox;
+    spec->deadline = 5s;
+    spec->poll = 50ms;
+    p.spec = spec;
+    p.owner = std::make_shared<scenarios::tenant>(scenarios::tenant{"demo", "the demo tenant"});
+    auto smtp = endpoint_of(srv, ca, "submission", protocol_kind::smtp, scenarios::tls_mode::starttls);
+    smtp.auth = scenarios::credential{c.sender, secret_of(password_of(c.sender)), std::nullopt};
+    p.send_via = std::make_shared<scenarios::server>(smtp);
+    auto box = std::make_shared<scenarios::mailbox>();
+    box->name = c.mailbox;
+    box->address = c.mailbox;
+    box->server = c.fetch == protocol_kind::imap ? "imaps" : "pop3s";
+    box->login = scenarios::credential{c.mailbox, secret_of(c.password), std::nullopt};
+    p.fetch = box;
+    p.fetch_server = std::make_shared<scenarios::server>(
+        endpoint_of(srv, ca, box->server.c_str(), c.fetch, scenarios::tls_mode::implicit));
+    return p;
 }
 
-/// One client: connect, read the greeting, STARTTLS, verify `name`, echo a line.
-task<row> client(std::uint16_t port, engine::tls_context tls, std::string name, std::string check)
+engine::task<void> run_case(scenarios::probe_plan p, probe::context* ctx, probe::result* out)
 {
-    auto t0 = engine::clock::now();
-    auto ms = [&] { return std::chrono::duration_cast<std::chrono::milliseconds>(engine::clock::now() - t0).count(); };
-    auto until = engine::after(2s);
-    auto c = co_await connection::open("127.0.0.1", port, until);
-    if (!c) {
-        co_return row{check, "DOWN", c.err().describe()};
-    }
-    while (c->buffered().find('\n') == std::string_view::npos) {
-        if (auto r = co_await c->read(until); !r) {
-            co_return row{check, "DOWN", std::move(r).err().at(engine::stage::greeting).describe()};
-        }
-    }
-    c->consume(c->buffered().size());
-    (void)co_await c->write("STARTTLS\r\n", until);
-    while (c->buffered().find('\n') == std::string_view::npos) {
-        if (auto r = co_await c->read(until); !r) {
-            co_return row{check, "DOWN", std::move(r).err().at(engine::stage::tls).describe()};
-        }
-    }
-    c->consume(c->buffered().size());
-    auto info = co_await c->start_tls(tls, name, until);
-    if (!info) {
-        co_await c->close();
-        co_return row{check, "DOWN", info.err().describe()};
-    }
-    (void)co_await c->write("ping over TLS\r\n", until);
-    while (c->buffered().find('\n') == std::string_view::npos) {
-        if (auto r = co_await c->read(until); !r) {
-            co_return row{check, "DOWN", r.err().describe()};
-        }
-    }
-    co_await c->close();
-    auto days = (info->cert_not_after - std::time(nullptr)) / 86400;
-    co_return row{check, "UP", fmt::format("{} {}, certificate expires in {} days, {} ms", info->version,
-                                   info->cipher, days, ms())};
+    *out = co_await probe::run_once(std::move(p), *ctx);
 }
 
-task<std::vector<row>> demo(engine::tls_context server_tls, engine::tls_context client_tls)
+engine::task<void> run_demo_cases(builtin::server* srv, std::string ca, probe::context* ctx,
+    std::vector<probe::result>* results)
 {
-    std::vector<row> rows;
-    auto l = engine::listener::bind("127.0.0.1", 0);
-    auto silent = engine::listener::bind("127.0.0.1", 0);
-    if (!l || !silent) {
-        rows.push_back({"listen on 127.0.0.1", "DOWN", (!l ? l.err() : silent.err()).describe()});
-        co_return rows;
+    engine::scope server;
+    server.spawn(srv->run());
+    {
+        engine::scope probes(4);
+        for (std::size_t i = 0; i < cases.size(); ++i) {
+            probes.spawn(run_case(plan_of(cases[i], *srv, ca), ctx, &(*results)[i]));
+        }
+        co_await probes.join();
     }
-    constexpr int many = 200;
-    engine::scope servers;
-    servers.spawn(serve(&*l, server_tls, 2 + many, false));
-    servers.spawn(serve(&*silent, server_tls, 1, true));
+    srv->stop();
+    co_await server.join();
+}
 
-    rows.push_back(co_await client(l->port(), client_tls, "localhost", "STARTTLS, certificate verified"));
-    rows.push_back(co_await client(l->port(), client_tls, "mail.example.test", "STARTTLS, wrong name"));
-
-    std::vector<task<row>> clients;
-    for (int i = 0; i < many; ++i) {
-        clients.push_back(client(l->port(), client_tls, "localhost", "many"));
-    }
-    auto t0 = engine::clock::now();
-    auto results = co_await engine::gather(std::move(clients), many);
-    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(engine::clock::now() - t0).count();
-    int up = 0;
-    for (const auto& r : results) {
-        up += r.verdict == "UP";
-    }
-    rows.push_back({fmt::format("{} concurrent TLS clients", many), up == many ? "UP" : "DOWN",
-        fmt::format("{} of {} up in {} ms on one loop thread", up, many, took)});
-
-    rows.push_back(co_await client(silent->port(), client_tls, "localhost", "server that never greets"));
-    co_await servers.join();
-    co_return rows;
+std::string verdict_of(const probe::result& r)
+{
+    return r.outcome == probe::status::up ? "up" : fmt::format("{}:{}", probe::to_string(r.outcome), engine::to_string(r.stage));
 }
 
 } // namespace
 
 int run_demo()
 {
-    auto ca = engine::make_ca("mailprobe demo CA", 90);
-    auto leaf = ca ? engine::issue_cert(*ca, {"localhost", {"localhost"}, {"127.0.0.1"}, 0, 0}) : ca;
-    if (!ca || !leaf) {
-        std::fprintf(stderr, "mailprobe demo: %s\n", (!ca ? ca.err() : leaf.err()).describe().c_str());
-        return 3;
-    }
-    std::string ca_path = fmt::format("/tmp/mailprobe-demo-ca-{}.pem", getpid());
-    std::ofstream(ca_path) << ca->cert;
-    engine::tls_options options;
-    options.ca_file = ca_path;
-    auto client_tls = engine::tls_context::client(options);
-    std::remove(ca_path.c_str());
-    auto server_tls = engine::tls_context::server(leaf->cert, leaf->key);
-    if (!client_tls || !server_tls) {
-        std::fprintf(stderr, "mailprobe demo: cannot set up TLS\n");
-        return 3;
-    }
     engine::loop loop;
-    auto rows = loop.run(demo(*server_tls, *client_tls));
-    std::printf("mailprobe engine demo (loopback only; the round-trip probe demo follows)\n\n");
-    std::printf("%-34s %-5s %s\n", "check", "state", "detail");
-    for (const auto& r : rows) {
-        std::printf("%-34s %-5s %s\n", r.check.c_str(), r.verdict.c_str(), r.detail.c_str());
+    builtin::server srv(demo_world());
+    if (auto r = srv.start(); !r) {
+        std::fprintf(stderr, "mailprobe demo: cannot start the built-in server: %s\n", r.err().describe().c_str());
+        return 3;
     }
-    // The two DOWN rows are expected: they show what a failure looks like.
-    bool as_expected = rows.size() == 4 && rows[0].verdict == "UP" && rows[1].verdict == "DOWN"
-        && rows[2].verdict == "UP" && rows[3].verdict == "DOWN";
-    std::printf("\n%s\n", as_expected ? "demo: every check behaved as expected (the DOWN rows are the point)"
-                                      : "demo: a check did not behave as expected");
+    std::string ca = fmt::format("/tmp/mailprobe-demo-ca-{}.pem", getpid());
+    if (auto w = srv.write_ca_pem(ca); !w) {
+        std::fprintf(stderr, "mailprobe demo: %s\n", w.err().describe().c_str());
+        return 3;
+    }
+    std::array<std::uint8_t, 32> key{};
+    for (std::size_t i = 0; i < key.size(); ++i) {
+        key[i] = static_cast<std::uint8_t>(0xA5 ^ i);   // a fixed demo key; deployments set their own
+    }
+    probe::context ctx(*protocols::message::mac_key::from_bytes(key));
+    std::vector<probe::result> results(cases.size());
+    loop.run(run_demo_cases(&srv, ca, &ctx, &results));
+    std::remove(ca.c_str());
+
+    std::printf("mailprobe demo: the built-in server on 127.0.0.1 plays two organisations,\n"
+                "internal.test and external.test; each probe sends through SMTP (STARTTLS + AUTH),\n"
+                "fetches over IMAP or POP3 (TLS), verifies its HMAC header and deletes its message.\n\n");
+    std::printf("%-16s %-4s %-5s %-8s %-7s %-9s %s\n", "probe", "topo", "fetch", "state", "deliver", "round trip",
+        "detail");
+    bool as_expected = true;
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+        const auto& c = cases[i];
+        const auto& r = results[i];
+        std::string state = r.outcome == probe::status::up ? "UP" : r.outcome == probe::status::warning ? "WARNING" : "DOWN";
+        std::string detail = r.outcome == probe::status::down ? report::to_text_reason(r)
+            : fmt::format("found in {} after {} hop{}", r.folder, r.hops.size(), r.hops.size() == 1 ? "" : "s");
+        std::printf("%-16s %-4d %-5s %-8s %5lld ms %7lld ms  %s\n", c.name, c.topology,
+            c.fetch == protocol_kind::imap ? "IMAP" : "POP3", state.c_str(), static_cast<long long>(r.ms.delivery),
+            static_cast<long long>(r.ms.total), detail.c_str());
+        std::string want = c.expect;
+        std::string got = verdict_of(r);
+        if (got != want && !(want == "up" && got.rfind("warning", 0) == 0)) {
+            as_expected = false;
+        }
+    }
+    std::printf("\n%s\n", as_expected
+            ? "demo: every probe behaved as expected (the two DOWN rows show how failures are named)"
+            : "demo: a probe did not behave as expected");
     return as_expected ? 0 : 2;
 }

@@ -13,9 +13,9 @@ void usage(std::FILE* to)
     std::fprintf(to,
         "usage: mailprobe COMMAND [ARGS]\n"
         "\n"
-        "  demo                 run the engine on loopback against peers it starts itself:\n"
-        "                       STARTTLS with certificate verification, a wrong-name failure,\n"
-        "                       200 concurrent TLS clients, a server that never greets\n"
+        "  demo                 start the built-in server on loopback and run the six topologies,\n"
+        "                       a spam-filtered probe and a wrong password against it\n"
+        "  run SCENARIO         run the scenario's probes (on their intervals, or --once)\n"
         "  validate SCENARIO    load and check a scenario file without sending anything\n"
         "\n"
         "'mailprobe COMMAND --help' tells more about each.\n");
@@ -32,6 +32,9 @@ int main(int argc, char** argv)
     }
     if (cmd == "validate") {
         return run_validate(args);
+    }
+    if (cmd == "run") {
+        return run_run(args);
     }
     if (cmd == "--help" || cmd == "-h" || cmd == "help") {
         usage(stdout);
