@@ -322,6 +322,18 @@ void conn_op::park(std::coroutine_handle<> h, std::stop_token stop)
     m_stop.emplace(std::move(stop), on_stop{m_conn});
 }
 
+result<void> conn_op::void_outcome(std::optional<result<void>>& ready, stage where)
+{
+    m_stop.reset();
+    if (ready) {
+        return std::move(*ready);
+    }
+    if (m_conn->op_error) {
+        return error(*m_conn->op_error).at(where);
+    }
+    return {};
+}
+
 } // namespace detail
 
 using detail::conn_impl;
@@ -451,17 +463,7 @@ bool connection::write_awaiter::start(std::coroutine_handle<> h, std::stop_token
     return true;
 }
 
-result<void> connection::write_awaiter::await_resume()
-{
-    m_stop.reset();
-    if (m_ready) {
-        return std::move(*m_ready);
-    }
-    if (m_conn->op_error) {
-        return *m_conn->op_error;
-    }
-    return {};
-}
+result<void> connection::write_awaiter::await_resume() { return void_outcome(m_ready); }
 
 // ---- connection
 
@@ -477,17 +479,7 @@ public:
     {
         return start(h, detail::stop_token_of(h));
     }
-    result<void> await_resume()
-    {
-        m_stop.reset();
-        if (m_ready) {
-            return std::move(*m_ready);
-        }
-        if (m_conn->op_error) {
-            return *m_conn->op_error;
-        }
-        return {};
-    }
+    result<void> await_resume() { return void_outcome(m_ready, stage::connect); }
 
 private:
     bool start(std::coroutine_handle<> h, std::stop_token stop)
@@ -527,17 +519,7 @@ public:
     {
         return start(h, detail::stop_token_of(h));
     }
-    result<void> await_resume()
-    {
-        m_stop.reset();
-        if (m_ready) {
-            return std::move(*m_ready);
-        }
-        if (m_conn->op_error) {
-            return std::move(*m_conn->op_error).at(stage::tls);
-        }
-        return {};
-    }
+    result<void> await_resume() { return void_outcome(m_ready, stage::tls); }
 
 private:
     bool start(std::coroutine_handle<> h, std::stop_token stop)

@@ -130,6 +130,9 @@ protected:
     };
     /// Starts the deadline timer and the stop callback, then parks `h` on the connection.
     void park(std::coroutine_handle<> h, std::stop_token stop);
+    /// The outcome of an operation without a value: what start() decided at once, else what
+    /// the connection recorded, attributed to `where` when the error has no stage yet.
+    result<void> void_outcome(std::optional<result<void>>& ready, stage where = stage::none);
 
     conn_impl* m_conn;
     deadline m_until;

@@ -7,7 +7,7 @@
 
 #include "engine/loop.h"
 #include "engine/scope.h"
-#include "engine/signal.h"
+#include "engine/signals.h"
 #include "engine/timer.h"
 #include "probe/roundtrip.h"
 #include "report/format.h"

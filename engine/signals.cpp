@@ -1,4 +1,4 @@
-#include "engine/signal.h"
+#include "engine/signals.h"
 
 #include "engine/loop.h"
 
