@@ -27,6 +27,8 @@ ninja -C build-asan || die "sanitizer build failed"
 step "starting Postfix + Dovecot on 127.0.0.10 and 127.0.0.20"
 # Dovecot's socket paths must stay short, so the servers live under /tmp, not the clone.
 rundir=$(mktemp -d /tmp/mp-test.XXXXXX)
+# mktemp makes it 0700; Postfix and Dovecot drop root and must reach their folders inside.
+chmod 755 "$rundir"
 cleanup() { bash tests/servers/mailservers.sh stop "$rundir" >/dev/null 2>&1; rm -rf "$rundir"; }
 trap cleanup EXIT
 bash tests/servers/mailservers.sh start "$rundir" || die "the test mail servers did not start"

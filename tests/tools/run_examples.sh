@@ -3,7 +3,9 @@
 # example against the loopback Postfix + Dovecot (tools/test.sh starts them and names their
 # servers.json in MAILPROBE_SERVERS_JSON). The six topology examples must be Up (exit 0);
 # the junk-folder example finds its message "filed as spam in Junk": a Warning (exit 1) under
-# its junk_verdict "warning", a Down at deliver (exit 2) for its strict twin.
+# its junk_verdict "warning", a Down at deliver (exit 2) for its strict twin. Then `mailprobe
+# check` (the Nagios plugin) from flags: OK, CRITICAL for Junk and for a wrong password,
+# UNKNOWN for bad usage.
 # Usage: run_examples.sh MAILPROBE EXAMPLES_DIR. Exit 77 (skipped) without the servers.
 set -u
 mailprobe=$1
@@ -38,4 +40,31 @@ done
 check "$examples/junk-folder.json" 1 '"status":"warning","stage":"deliver","reason":"filed as spam in Junk"'
 check "$examples/junk-folder.json" 2 '"status":"down","stage":"deliver","reason":"filed as spam in Junk"' \
   --probe lands-in-junk-strict
+plugin() {   # plugin EXPECTED_EXIT PATTERN CHECK-ARGS...
+  local out rc
+  out=$("$mailprobe" check "${@:3}" 2>&1)
+  rc=$?
+  if [ "$rc" -ne "$1" ] || ! grep -q -- "$2" <<<"$out"; then
+    echo "FAIL: check ${*:3}: exit $rc (want $1), output:"
+    echo "$out"
+    failed=1
+  else
+    echo "ok: check: exit $rc: ${out%%|*}"
+  fi
+}
+
+in=(--smtp 127.0.0.10:587 --smtp-user sender@internal.test --smtp-password-env INTERNAL_SENDER_PASSWORD
+    --ca-file "$MAILSERVERS_CA_FILE" --verify-name mail.internal.test --from sender@internal.test
+    --deadline 10s --poll 200ms)
+plugin 0 '^MAILPROBE OK - delivered in .* ms to INBOX | delivery=' "${in[@]}" --to probe@internal.test \
+  --fetch imaps://127.0.0.10:993 --fetch-password-env INTERNAL_PROBE_PASSWORD
+plugin 0 '^MAILPROBE OK' "${in[@]}" --to probe@internal.test \
+  --fetch pop3://127.0.0.10:110 --fetch-password-env INTERNAL_PROBE_PASSWORD
+plugin 2 '^MAILPROBE CRITICAL - deliver: filed as spam in Junk' "${in[@]}" --to junk@internal.test \
+  --fetch imaps://127.0.0.10:993 --fetch-password-env INTERNAL_JUNK_PASSWORD
+export WRONG_PASSWORD=not-the-password
+plugin 2 '^MAILPROBE CRITICAL - auth: auth_failed' "${in[@]}" \
+  --to blackhole@internal.test --fetch imaps://127.0.0.10:993 --fetch-user probe@internal.test \
+  --fetch-password-env WRONG_PASSWORD
+plugin 3 '^MAILPROBE UNKNOWN - --smtp, --fetch, --from and --to are required' --smtp 127.0.0.10:587
 exit $failed

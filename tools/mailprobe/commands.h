@@ -13,3 +13,6 @@ int run_validate(const std::vector<std::string>& args);
 
 /// `mailprobe run SCENARIO [--once] [--format text|jsonl] [--tenant T] [--probe P] ...`
 int run_run(const std::vector<std::string>& args);
+
+/// `mailprobe check --smtp HOST:PORT --fetch URL --from ADDR --to ADDR ...` (a Nagios plugin)
+int run_check(const std::vector<std::string>& args);

@@ -16,6 +16,8 @@ void usage(std::FILE* to)
         "  demo                 start the built-in server on loopback and run the six topologies,\n"
         "                       a spam-filtered probe and a wrong password against it\n"
         "  run SCENARIO         run the scenario's probes (on their intervals, or --once)\n"
+        "  check --smtp ... --fetch ...\n"
+        "                       one probe from flags, as a Nagios/Icinga/Checkmk plugin\n"
         "  validate SCENARIO    load and check a scenario file without sending anything\n"
         "\n"
         "'mailprobe COMMAND --help' tells more about each.\n");
@@ -35,6 +37,9 @@ int main(int argc, char** argv)
     }
     if (cmd == "run") {
         return run_run(args);
+    }
+    if (cmd == "check") {
+        return run_check(args);
     }
     if (cmd == "--help" || cmd == "-h" || cmd == "help") {
         usage(stdout);

@@ -1,0 +1,323 @@
+// `mailprobe check`: one probe from command-line flags, as a Nagios / Icinga / Checkmk
+// plugin: one status line with performance data, exit 0 OK, 1 WARNING, 2 CRITICAL,
+// 3 UNKNOWN (bad usage). Passwords come from the environment or a file, never from argv,
+// where every user of `ps` could read them.
+#include "tools/mailprobe/commands.h"
+
+#include "engine/loop.h"
+#include "probe/roundtrip.h"
+#include "report/format.h"
+
+#include <fmt/format.h>
+
+#include <openssl/rand.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+using scenarios::protocol_kind;
+using scenarios::tls_mode;
+
+void usage()
+{
+    std::printf(
+        "usage: mailprobe check --smtp HOST:PORT --fetch URL --from ADDR --to ADDR [options]\n\n"
+        "Sends one probe message and fetches it back; prints one Nagios status line with\n"
+        "performance data. Exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.\n\n"
+        "  --smtp HOST:PORT          submission server (TLS: implicit on 465, else STARTTLS)\n"
+        "  --smtp-tls MODE           none | starttls | implicit\n"
+        "  --smtp-user USER          SMTP AUTH user; its password from --smtp-password-env VAR\n"
+        "                            or --smtp-password-file PATH\n"
+        "  --fetch URL               imap://HOST:PORT, imaps://HOST:PORT, pop3://HOST:PORT or\n"
+        "                            pop3s://HOST:PORT (imap and pop3 require STARTTLS/STLS)\n"
+        "  --fetch-tls MODE          none | starttls | implicit, overriding the URL's default\n"
+        "  --fetch-user USER         mailbox login (default: --to); password from\n"
+        "                            --fetch-password-env VAR or --fetch-password-file PATH\n"
+        "  --ca-file PATH            trust this CA instead of the system store\n"
+        "  --verify-name NAME        the name certificates must carry (default: the host)\n"
+        "  --insecure                do not verify certificates (reported as a warning)\n"
+        "  --deadline 60s --poll 2s  how long to wait for delivery, and how often to look\n"
+        "  --warn-latency 30s        WARNING when delivery takes longer\n"
+        "  --warn-cert-days 14       WARNING when a certificate expires sooner\n"
+        "  --junk-warning            a probe filed into Junk is a WARNING, not CRITICAL\n"
+        "  --hmac-key-env VAR        the deployment's probe key (default MAILPROBE_HMAC_KEY);\n"
+        "                            without one, a key for this run only (older leftovers of\n"
+        "                            earlier runs then cannot be recognised and stay)\n"
+        "  --trace                   print the protocol transcripts (secrets redacted)\n\n"
+        "example:\n"
+        "  SMTP_PW=... IMAP_PW=... mailprobe check --smtp mail.example.org:587 \\\n"
+        "      --smtp-user probe@example.org --smtp-password-env SMTP_PW \\\n"
+        "      --fetch imaps://mail.example.org:993 --fetch-password-env IMAP_PW \\\n"
+        "      --from probe@example.org --to probe@example.org\n");
+}
+
+std::optional<std::chrono::milliseconds> duration_of(const std::string& s)
+{
+    std::size_t used = 0;
+    long long n = 0;
+    try {
+        n = std::stoll(s, &used);
+    } catch (...) {
+        return std::nullopt;
+    }
+    std::string unit = s.substr(used);
+    if (n < 0) {
+        return std::nullopt;
+    }
+    if (unit == "ms") {
+        return std::chrono::milliseconds(n);
+    }
+    if (unit == "s" || unit.empty()) {
+        return std::chrono::seconds(n);
+    }
+    if (unit == "m") {
+        return std::chrono::minutes(n);
+    }
+    return std::nullopt;
+}
+
+std::optional<tls_mode> tls_of(const std::string& s)
+{
+    if (s == "none") {
+        return tls_mode::none;
+    }
+    if (s == "starttls") {
+        return tls_mode::starttls;
+    }
+    if (s == "implicit") {
+        return tls_mode::implicit;
+    }
+    return std::nullopt;
+}
+
+/// "host:port" or "[v6]:port".
+bool split_host_port(const std::string& s, std::string& host, std::uint16_t& port)
+{
+    auto colon = s.rfind(':');
+    if (colon == std::string::npos || colon + 1 == s.size()) {
+        return false;
+    }
+    host = s.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+    }
+    try {
+        int p = std::stoi(s.substr(colon + 1));
+        if (p < 1 || p > 65535) {
+            return false;
+        }
+        port = static_cast<std::uint16_t>(p);
+    } catch (...) {
+        return false;
+    }
+    return !host.empty();
+}
+
+std::optional<std::string> secret_from(const std::string& env, const std::string& file, std::string& why)
+{
+    if (!env.empty()) {
+        const char* v = std::getenv(env.c_str());
+        if (!v || !*v) {
+            why = "environment variable " + env + " is not set";
+            return std::nullopt;
+        }
+        return std::string(v);
+    }
+    if (!file.empty()) {
+        std::ifstream in(file);
+        if (!in) {
+            why = "cannot read " + file;
+            return std::nullopt;
+        }
+        std::stringstream ss;
+        ss << in.rdbuf();
+        std::string v = ss.str();
+        if (!v.empty() && v.back() == '\n') {
+            v.pop_back();
+        }
+        return v;
+    }
+    return std::string();
+}
+
+int unknown(const std::string& why)
+{
+    std::printf("MAILPROBE UNKNOWN - %s\n", why.c_str());
+    return 3;
+}
+
+engine::task<void> run_one(scenarios::probe_plan p, probe::context* ctx, probe::result* out)
+{
+    *out = co_await probe::run_once(std::move(p), *ctx);
+}
+
+std::string seconds(std::int64_t ms) { return fmt::format("{:.3f}s", static_cast<double>(ms) / 1000.0); }
+
+} // namespace
+
+int run_check(const std::vector<std::string>& args)
+{
+    std::string smtp, smtp_tls, smtp_user, smtp_pw_env, smtp_pw_file;
+    std::string fetch, fetch_tls, fetch_user, fetch_pw_env, fetch_pw_file;
+    std::string from, to, ca_file, verify_name, key_env = "MAILPROBE_HMAC_KEY";
+    std::string deadline = "60s", poll = "2s", warn_latency = "30s", warn_cert_days = "14";
+    bool insecure = false, junk_warning = false, trace = false;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (a == "--help" || a == "-h") {
+            usage();
+            return 0;
+        }
+        if (a == "--insecure" || a == "--junk-warning" || a == "--trace") {
+            (a == "--insecure" ? insecure : a == "--trace" ? trace : junk_warning) = true;
+            continue;
+        }
+        std::string* slot = a == "--smtp" ? &smtp : a == "--smtp-tls" ? &smtp_tls : a == "--smtp-user" ? &smtp_user
+            : a == "--smtp-password-env" ? &smtp_pw_env : a == "--smtp-password-file" ? &smtp_pw_file
+            : a == "--fetch" ? &fetch : a == "--fetch-tls" ? &fetch_tls : a == "--fetch-user" ? &fetch_user
+            : a == "--fetch-password-env" ? &fetch_pw_env : a == "--fetch-password-file" ? &fetch_pw_file
+            : a == "--from" ? &from : a == "--to" ? &to : a == "--ca-file" ? &ca_file
+            : a == "--verify-name" ? &verify_name : a == "--hmac-key-env" ? &key_env
+            : a == "--deadline" ? &deadline : a == "--poll" ? &poll : a == "--warn-latency" ? &warn_latency
+            : a == "--warn-cert-days" ? &warn_cert_days : nullptr;
+        if (!slot || i + 1 >= args.size()) {
+            return unknown("bad argument '" + a + "' (see mailprobe check --help)");
+        }
+        *slot = args[++i];
+    }
+    if (smtp.empty() || fetch.empty() || from.empty() || to.empty()) {
+        return unknown("--smtp, --fetch, --from and --to are required (see mailprobe check --help)");
+    }
+    scenarios::server out;
+    out.name = "smtp";
+    out.protocol = protocol_kind::smtp;
+    if (!split_host_port(smtp, out.host, out.port)) {
+        return unknown("--smtp wants HOST:PORT, got '" + smtp + "'");
+    }
+    auto out_tls = smtp_tls.empty() ? std::optional(out.port == 465 ? tls_mode::implicit : tls_mode::starttls)
+                                    : tls_of(smtp_tls);
+    scenarios::server in;
+    in.name = "fetch";
+    auto scheme_end = fetch.find("://");
+    std::string scheme = scheme_end == std::string::npos ? "" : fetch.substr(0, scheme_end);
+    if (scheme != "imap" && scheme != "imaps" && scheme != "pop3" && scheme != "pop3s") {
+        return unknown("--fetch wants imap://, imaps://, pop3:// or pop3s://HOST:PORT, got '" + fetch + "'");
+    }
+    in.protocol = scheme.rfind("imap", 0) == 0 ? protocol_kind::imap : protocol_kind::pop3;
+    if (!split_host_port(fetch.substr(scheme_end + 3), in.host, in.port)) {
+        return unknown("--fetch wants a HOST:PORT after the scheme, got '" + fetch + "'");
+    }
+    auto in_tls = fetch_tls.empty() ? std::optional(scheme.back() == 's' ? tls_mode::implicit : tls_mode::starttls)
+                                    : tls_of(fetch_tls);
+    if (!out_tls || !in_tls) {
+        return unknown("TLS modes are none, starttls or implicit");
+    }
+    out.tls = *out_tls;
+    in.tls = *in_tls;
+    for (auto* s : {&out, &in}) {
+        s->ca_file = ca_file;
+        s->verify_name = verify_name;
+        s->insecure = insecure;
+    }
+    std::string why;
+    auto smtp_pw = secret_from(smtp_pw_env, smtp_pw_file, why);
+    auto fetch_pw = secret_from(fetch_pw_env, fetch_pw_file, why);
+    if (!smtp_pw || !fetch_pw) {
+        return unknown(why);
+    }
+    auto secret_of = [](std::string v, const std::string& origin) {
+        return scenarios::secret(std::move(v), scenarios::secret::source::env, origin);
+    };
+    if (!smtp_user.empty()) {
+        out.auth = scenarios::credential{smtp_user, secret_of(*smtp_pw, smtp_pw_env), std::nullopt};
+    }
+    auto dl = duration_of(deadline);
+    auto pl = duration_of(poll);
+    auto wl = duration_of(warn_latency);
+    int cert_days = 0;
+    try {
+        cert_days = std::stoi(warn_cert_days);
+    } catch (...) {
+        return unknown("--warn-cert-days wants a number of days");
+    }
+    if (!dl || !pl || !wl || *pl <= 0ms || *dl <= *pl) {
+        return unknown("durations are like 250ms, 30s or 2m, and the deadline must exceed the poll interval");
+    }
+
+    scenarios::probe_plan p;
+    auto spec = std::make_shared<scenarios::probe>();
+    spec->name = "check";
+    spec->tenant = "check";
+    spec->from = from;
+    spec->to = to;
+    spec->deadline = *dl;
+    spec->poll = *pl;
+    spec->warn_latency = *wl;
+    spec->warn_cert_days = cert_days;
+    spec->junk = junk_warning ? scenarios::junk_policy::warning : scenarios::junk_policy::down;
+    p.spec = spec;
+    p.owner = std::make_shared<scenarios::tenant>(scenarios::tenant{"check", ""});
+    p.send_via = std::make_shared<scenarios::server>(out);
+    auto box = std::make_shared<scenarios::mailbox>();
+    box->name = "mailbox";
+    box->address = to;
+    box->server = "fetch";
+    box->login = scenarios::credential{fetch_user.empty() ? to : fetch_user, secret_of(*fetch_pw, fetch_pw_env),
+        std::nullopt};
+    p.fetch = box;
+    p.fetch_server = std::make_shared<scenarios::server>(in);
+
+    std::array<std::uint8_t, 64> key_bytes{};
+    std::size_t key_size = 32;
+    if (const char* k = std::getenv(key_env.c_str()); k && *k) {
+        std::string key(k);
+        if (key.size() < 16 || key.size() > 64) {
+            return unknown(key_env + " must hold 16 to 64 bytes");
+        }
+        std::copy(key.begin(), key.end(), key_bytes.begin());
+        key_size = key.size();
+    } else {
+        RAND_bytes(key_bytes.data(), key_size);
+    }
+    auto mac = protocols::message::mac_key::from_bytes(std::span(key_bytes.data(), key_size));
+    probe::context ctx(*mac);
+    ctx.trace = trace;
+
+    probe::result r;
+    {
+        engine::loop loop;
+        loop.run(run_one(std::move(p), &ctx, &r));
+    }
+    std::string state = r.outcome == probe::status::up ? "OK" : r.outcome == probe::status::warning ? "WARNING" : "CRITICAL";
+    std::string text = r.outcome == probe::status::down
+        ? report::to_text_reason(r)
+        : fmt::format("delivered in {} ms to {}", r.ms.delivery, r.folder);
+    for (const auto& w : r.warnings) {
+        if (r.outcome != probe::status::down || text.find(w) == std::string::npos) {
+            text += "; " + w;
+        }
+    }
+    // Nagios perfdata: 'label'=value[UOM];warn;crit;min;max
+    std::string perf = fmt::format("delivery={};{:.3f};{:.3f};0 smtp_connect={} smtp_tls={} smtp_auth={} "
+                                   "smtp_transaction={} fetch={} total={}",
+        seconds(r.ms.delivery), static_cast<double>(wl->count()) / 1000.0, static_cast<double>(dl->count()) / 1000.0,
+        seconds(r.ms.smtp_connect), seconds(r.ms.smtp_tls), seconds(r.ms.smtp_auth), seconds(r.ms.smtp_transaction),
+        seconds(r.ms.fetch), seconds(r.ms.total));
+    if (r.cert_days_left) {
+        perf += fmt::format(" cert_days={};{};0", *r.cert_days_left, cert_days);
+    }
+    std::printf("MAILPROBE %s - %s | %s\n", state.c_str(), text.c_str(), perf.c_str());
+    if (trace && !r.transcript.empty()) {
+        std::fputs(r.transcript.c_str(), stdout);
+    }
+    return r.outcome == probe::status::up ? 0 : r.outcome == probe::status::warning ? 1 : 2;
+}
