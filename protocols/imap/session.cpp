@@ -14,6 +14,7 @@
 // memory.
 #include "protocols/imap/session.h"
 
+#include "protocols/common/open.h"
 #include "protocols/common/sanitize.h"
 #include "protocols/common/sasl.h"
 #include "protocols/imap/mutf7.h"
@@ -22,7 +23,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <chrono>
 
 namespace protocols::imap {
 
@@ -37,11 +37,6 @@ namespace {
 
 constexpr std::size_t max_mailboxes = 10'000;
 constexpr std::size_t max_search_results = 100'000;
-
-std::int64_t ms_since(engine::clock::time_point start)
-{
-    return std::chrono::duration_cast<std::chrono::milliseconds>(engine::clock::now() - start).count();
-}
 
 /// The response without its tag and line break, for error messages ("NO [..] text").
 std::string server_words(const response& r)
@@ -309,47 +304,24 @@ task<result<session>> session::connect(endpoint ep, transcript* log)
     session s;
     s.m_endpoint = std::move(ep);
     s.m_log = log;
-    const endpoint& e = s.m_endpoint;
-    if (e.tls != tls_mode::none && !e.tls_context) {
-        co_return make_error(stage::tls, errc::invalid_argument, "TLS requested without a TLS context");
+    auto o = co_await open_endpoint(s.m_endpoint, log);
+    if (!o) {
+        co_return std::move(o).err();
     }
+    s.m_conn = std::move(o->conn);
+    s.m_timings = o->timings;
+    s.m_tls = std::move(o->tls);
     const auto t0 = engine::clock::now();
-    const engine::deadline until = engine::after(e.connect_timeout);
-    auto c = co_await engine::connection::open(e.host, e.port, until);
-    if (!c) {
-        co_return std::move(c).err().at(stage::connect);
-    }
-    s.m_conn = std::move(*c);
-    s.m_timings.connect_ms = ms_since(t0);
-    if (e.tls == tls_mode::implicit) {
-        const auto t1 = engine::clock::now();
-        auto info = co_await s.m_conn.start_tls(*e.tls_context, e.name_to_verify(), until);
-        if (!info) {
-            co_return std::move(info).err().at(stage::tls);
-        }
-        s.m_timings.tls_ms = ms_since(t1);
-        s.note_tls(*info);
-    }
-    const auto t2 = engine::clock::now();
     if (auto g = co_await s.greet(); !g) {
         co_return std::move(g).err();
     }
-    s.m_timings.greeting_ms = ms_since(t2);
-    if (e.tls == tls_mode::starttls) {
+    s.m_timings.greeting_ms = ms_since(t0);
+    if (s.m_endpoint.tls == tls_mode::starttls) {
         if (auto t = co_await s.starttls(); !t) {
             co_return std::move(t).err();
         }
     }
     co_return std::move(s);
-}
-
-void session::note_tls(const engine::tls_info& info)
-{
-    m_tls = info;
-    if (m_log) {
-        m_log->note(fmt::format("TLS established: {} {}{}", info.version, info.cipher,
-            info.insecure ? " (verification disabled)" : ""));
-    }
 }
 
 task<result<void>> session::greet()
@@ -412,13 +384,12 @@ task<result<void>> session::starttls()
     }
     release();
     const auto t0 = engine::clock::now();
-    auto info = co_await m_conn.start_tls(*m_endpoint.tls_context, m_endpoint.name_to_verify(),
-        engine::after(m_endpoint.connect_timeout));
+    auto info = co_await tls_handshake(m_conn, m_endpoint, engine::after(m_endpoint.connect_timeout), m_log);
     if (!info) {
-        co_return std::move(info).err().at(stage::tls);
+        co_return std::move(info).err();
     }
     m_timings.tls_ms = ms_since(t0);
-    note_tls(*info);
+    m_tls = std::move(*info);
     // RFC 9051 6.2.1: capabilities learned before TLS must be discarded.
     m_capabilities.clear();
     co_return co_await refresh_capabilities(stage::greeting);

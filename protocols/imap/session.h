@@ -148,7 +148,6 @@ private:
     /// Reads up to a continuation request; the tagged completion of `tag` instead is an error.
     engine::task<engine::result<void>> wait_continuation(std::string tag, std::string what, engine::stage where);
     void set_capabilities(std::string_view caps);
-    void note_tls(const engine::tls_info& info);
     /// Reserves a tag from the builder for a command it cannot build (APPEND, SEARCH DELETED).
     std::string reserve_tag();
     engine::deadline command_deadline() const;

@@ -16,12 +16,12 @@
 // reply is read, so the reply a caller inspects stays valid until its next command.
 #include "protocols/pop3/session.h"
 
+#include "protocols/common/open.h"
 #include "protocols/common/sanitize.h"
 #include "protocols/pop3/commands.h"
 
 #include <fmt/format.h>
 
-#include <chrono>
 #include <utility>
 
 namespace protocols::pop3 {
@@ -36,11 +36,6 @@ using engine::task;
 namespace {
 
 constexpr std::size_t not_secret = static_cast<std::size_t>(-1);
-
-std::int64_t millis_since(engine::clock::time_point t0)
-{
-    return std::chrono::duration_cast<std::chrono::milliseconds>(engine::clock::now() - t0).count();
-}
 
 /// The command as named in errors: the line without CRLF (never a secret line: those are
 /// named by their verb only).
@@ -110,27 +105,14 @@ task<result<session>> session::connect(endpoint ep, transcript* log, reply_limit
 
 task<result<void>> session::greet_and_upgrade()
 {
-    if (m_ep.tls != tls_mode::none && !m_ep.tls_context) {
-        co_return make_error(stage::tls, errc::invalid_argument, "TLS is required but the endpoint has no tls_context");
+    auto o = co_await open_endpoint(m_ep, m_log);
+    if (!o) {
+        co_return std::move(o).err();
     }
-    auto start = engine::clock::now();
-    // One deadline covers resolving, connecting and an implicit TLS handshake.
-    auto connect_until = engine::after(m_ep.connect_timeout);
-    auto c = co_await engine::connection::open(m_ep.host, m_ep.port, connect_until);
-    if (!c) {
-        co_return std::move(c).err().at(stage::connect);
-    }
-    m_conn = std::move(*c);
+    m_conn = std::move(o->conn);
     m_conn.set_max_buffer(m_max_buffer);
-    m_timings.connect_ms = millis_since(start);
-    if (m_log) {
-        m_log->note("connected to " + m_conn.peer());
-    }
-    if (m_ep.tls == tls_mode::implicit) {
-        if (auto t = co_await start_tls_now(connect_until); !t) {
-            co_return std::move(t).err();
-        }
-    }
+    m_timings = o->timings;
+    m_tls = std::move(o->tls);
 
     auto greeting_start = engine::clock::now();
     m_reply_due = engine::after(m_ep.command_timeout);
@@ -167,31 +149,19 @@ task<result<void>> session::greet_and_upgrade()
         // The +OK is used up; anything after it would be injected plaintext, which
         // start_tls refuses.
         m_conn.consume(std::exchange(m_unconsumed, 0));
-        if (auto t = co_await start_tls_now(engine::after(m_ep.connect_timeout)); !t) {
-            co_return std::move(t).err();
+        auto t0 = engine::clock::now();
+        auto info = co_await tls_handshake(m_conn, m_ep, engine::after(m_ep.connect_timeout), m_log);
+        if (!info) {
+            co_return std::move(info).err();
         }
+        m_timings.tls_ms = ms_since(t0);
+        m_tls = std::move(*info);
         // RFC 2595 section 4: capabilities learned before TLS are forgotten.
         if (auto caps = co_await read_capabilities(); !caps) {
             co_return std::move(caps).err();
         }
     }
-    m_timings.greeting_ms = millis_since(greeting_start) - (m_ep.tls == tls_mode::starttls ? m_timings.tls_ms : 0);
-    co_return result<void>{};
-}
-
-task<result<void>> session::start_tls_now(engine::deadline until)
-{
-    auto start = engine::clock::now();
-    auto info = co_await m_conn.start_tls(*m_ep.tls_context, m_ep.name_to_verify(), until);
-    if (!info) {
-        co_return std::move(info).err().at(stage::tls);
-    }
-    m_timings.tls_ms = millis_since(start);
-    if (m_log) {
-        m_log->note(fmt::format("TLS established: {} {}{}", info->version, info->cipher,
-            info->verified ? ", certificate verified" : ", certificate NOT verified"));
-    }
-    m_tls = std::move(*info);
+    m_timings.greeting_ms = ms_since(greeting_start) - (m_ep.tls == tls_mode::starttls ? m_timings.tls_ms : 0);
     co_return result<void>{};
 }
 
@@ -309,7 +279,7 @@ task<result<void>> session::login(credentials creds)
     } else {
         r = co_await user_pass(std::move(creds));
     }
-    m_timings.auth_ms = millis_since(start);
+    m_timings.auth_ms = ms_since(start);
     co_return r;
 }
 

@@ -101,7 +101,6 @@ private:
     session(endpoint ep, transcript* log, reply_limits limits);
 
     engine::task<engine::result<void>> greet_and_upgrade();
-    engine::task<engine::result<void>> start_tls_now(engine::deadline until);
     engine::task<engine::result<void>> read_capabilities();
     engine::task<engine::result<void>> send(std::string line, engine::stage where, std::size_t secret_from);
     /// Reads the next reply of `kind`; the reply's views stay valid until the next call.

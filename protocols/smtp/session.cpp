@@ -11,6 +11,7 @@
 #include "protocols/smtp/session.h"
 
 #include "engine/connection.h"
+#include "protocols/common/open.h"
 #include "protocols/common/sanitize.h"
 #include "protocols/common/sasl.h"
 #include "protocols/smtp/commands.h"
@@ -43,11 +44,6 @@ constexpr std::size_t max_buffered = 256 * 1024;
 constexpr std::size_t min_data_rate = 32 * 1024;   // bytes per second
 // Server text we copy into errors and the report.
 constexpr std::size_t max_reply_text = 512;
-
-std::int64_t ms_since(engine::clock::time_point t)
-{
-    return std::chrono::duration_cast<std::chrono::milliseconds>(engine::clock::now() - t).count();
-}
 
 bool has_8bit(std::string_view s)
 {
@@ -130,41 +126,14 @@ private:
 
     task<result<void>> connect()
     {
-        const endpoint& ep = m_req->server;
-        if (ep.tls != tls_mode::none && !ep.tls_context) {
-            co_return make_error(stage::tls, errc::invalid_argument, "TLS requested but no TLS context given");
+        auto o = co_await open_endpoint(m_req->server, m_trace);
+        if (!o) {
+            co_return std::move(o).err();
         }
-        auto t0 = engine::clock::now();
-        auto until = engine::after(ep.connect_timeout);
-        auto c = co_await engine::connection::open(ep.host, ep.port, until);
-        if (!c) {
-            co_return std::move(c).err().at(stage::connect);
-        }
-        m_conn = std::move(*c);
+        m_conn = std::move(o->conn);
         m_conn.set_max_buffer(max_buffered);
-        m_report->timings.connect_ms = ms_since(t0);
-        note(fmt::format("connected to {}", m_conn.peer()));
-        if (ep.tls == tls_mode::implicit) {
-            auto t1 = engine::clock::now();
-            // Implicit TLS belongs to the connect phase and shares its deadline.
-            if (auto r = co_await handshake(until); !r) {
-                co_return r;
-            }
-            m_report->timings.tls_ms = ms_since(t1);
-        }
-        co_return result<void>{};
-    }
-
-    task<result<void>> handshake(engine::deadline until)
-    {
-        const endpoint& ep = m_req->server;
-        auto info = co_await m_conn.start_tls(*ep.tls_context, ep.name_to_verify(), until);
-        if (!info) {
-            co_return std::move(info).err().at(stage::tls);
-        }
-        note(fmt::format("TLS established: {} {}{}", info->version, info->cipher,
-            info->insecure ? " (certificate NOT verified)" : ""));
-        m_report->tls = std::move(*info);
+        m_report->timings = o->timings;
+        m_report->tls = std::move(o->tls);
         co_return result<void>{};
     }
 
@@ -234,10 +203,13 @@ private:
         if (r->code != 220) {
             co_return reply_error(stage::tls, errc::rejected, *r, "STARTTLS");
         }
-        if (auto h = co_await handshake(engine::after(m_req->server.connect_timeout)); !h) {
+        const endpoint& ep = m_req->server;
+        auto info = co_await tls_handshake(m_conn, ep, engine::after(ep.connect_timeout), m_trace);
+        if (!info) {
             m_in_sync = false;
-            co_return h;
+            co_return std::move(info).err();
         }
+        m_report->tls = std::move(*info);
         // RFC 3207 4.2: everything learnt before TLS is forgotten; ask again.
         m_report->caps = {};
         if (auto e = co_await ehlo(); !e) {
