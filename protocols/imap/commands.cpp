@@ -14,16 +14,13 @@
 // 7-bit text, and as literals otherwise (8-bit bytes, e.g. UTF-8 passwords or search values).
 #include "protocols/imap/commands.h"
 
+#include "protocols/common/commands.h"
+
 #include <algorithm>
 
 namespace protocols::imap {
 
 namespace {
-
-bool has_forbidden(std::string_view s) noexcept
-{
-    return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
-}
 
 bool is_astring_char(char c) noexcept
 {
@@ -196,7 +193,7 @@ command command_builder::close()
 
 std::optional<command> command_builder::login(std::string_view user, std::string_view password)
 {
-    if (has_forbidden(user) || has_forbidden(password)) {
+    if (has_line_breaker(user) || has_line_breaker(password)) {
         return std::nullopt;
     }
     command c = start("LOGIN");
@@ -231,7 +228,7 @@ command command_builder::list_special_use()
 
 std::optional<command> command_builder::list(std::string_view reference, std::string_view pattern)
 {
-    if (has_forbidden(reference) || has_forbidden(pattern)) {
+    if (has_line_breaker(reference) || has_line_breaker(pattern)) {
         return std::nullopt;
     }
     command c = start("LIST");
@@ -250,7 +247,7 @@ std::optional<command> command_builder::list(std::string_view reference, std::st
 
 std::optional<command> command_builder::select(std::string_view mailbox)
 {
-    if (has_forbidden(mailbox)) {
+    if (has_line_breaker(mailbox)) {
         return std::nullopt;
     }
     command c = start("SELECT");
@@ -261,7 +258,7 @@ std::optional<command> command_builder::select(std::string_view mailbox)
 
 std::optional<command> command_builder::examine(std::string_view mailbox)
 {
-    if (has_forbidden(mailbox)) {
+    if (has_line_breaker(mailbox)) {
         return std::nullopt;
     }
     command c = start("EXAMINE");
@@ -272,7 +269,7 @@ std::optional<command> command_builder::examine(std::string_view mailbox)
 
 std::optional<command> command_builder::uid_search_header(std::string_view field, std::string_view value)
 {
-    if (has_forbidden(field) || has_forbidden(value) || !is_atom(field)) {
+    if (has_line_breaker(field) || has_line_breaker(value) || !is_atom(field)) {
         return std::nullopt;
     }
     command c = start(is_seven_bit(value) ? "UID SEARCH HEADER" : "UID SEARCH CHARSET UTF-8 HEADER");

@@ -31,12 +31,6 @@ namespace {
 
 constexpr std::size_t max_auth_line = 255;
 
-// CR, LF and NUL end or break a command line wherever they appear.
-bool has_line_breaker(std::string_view s) noexcept
-{
-    return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
-}
-
 command_error check_word(std::string_view s) noexcept
 {
     if (s.empty()) {
@@ -186,11 +180,6 @@ command_error append_sasl_response(std::string& out, std::string_view base64)
     return command_error::none;
 }
 
-void append_sasl_cancel(std::string& out)
-{
-    out.append("*\r\n");
-}
-
 void append_capa(std::string& out)
 {
     out.append("CAPA\r\n");
@@ -247,21 +236,6 @@ command_error append_retr(std::string& out, std::uint32_t msgno)
 command_error append_dele(std::string& out, std::uint32_t msgno)
 {
     return append_numbered(out, "DELE", msgno);
-}
-
-void append_rset(std::string& out)
-{
-    out.append("RSET\r\n");
-}
-
-void append_noop(std::string& out)
-{
-    out.append("NOOP\r\n");
-}
-
-void append_quit(std::string& out)
-{
-    out.append("QUIT\r\n");
 }
 
 } // namespace protocols::pop3

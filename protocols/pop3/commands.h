@@ -7,6 +7,8 @@
 // spaces are refused wherever they would split an argument. On error the buffer is unchanged.
 #pragma once
 
+#include "protocols/common/commands.h"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -56,7 +58,7 @@ command_error append_auth(std::string& out, std::string_view mechanism, std::str
 /// A base64 response to a "+ " challenge during AUTH; empty sends an empty line.
 command_error append_sasl_response(std::string& out, std::string_view base64);
 /// "*": abandons the AUTH exchange (RFC 5034 section 4).
-void append_sasl_cancel(std::string& out);
+using protocols::append_sasl_cancel;
 
 void append_capa(std::string& out);
 void append_stls(std::string& out);
@@ -71,8 +73,8 @@ command_error append_uidl(std::string& out, std::uint32_t msgno);
 command_error append_top(std::string& out, std::uint32_t msgno, std::uint32_t lines);
 command_error append_retr(std::string& out, std::uint32_t msgno);
 command_error append_dele(std::string& out, std::uint32_t msgno);
-void append_rset(std::string& out);
-void append_noop(std::string& out);
-void append_quit(std::string& out);
+using protocols::append_rset;
+using protocols::append_noop;
+using protocols::append_quit;
 
 } // namespace protocols::pop3

@@ -143,21 +143,6 @@ void append_data(std::string& out)
     out.append("DATA\r\n");
 }
 
-void append_rset(std::string& out)
-{
-    out.append("RSET\r\n");
-}
-
-void append_noop(std::string& out)
-{
-    out.append("NOOP\r\n");
-}
-
-void append_quit(std::string& out)
-{
-    out.append("QUIT\r\n");
-}
-
 command_error append_auth(std::string& out, std::string_view mechanism,
     std::optional<std::string_view> initial_response)
 {
@@ -194,11 +179,6 @@ command_error append_sasl_response(std::string& out, std::string_view base64)
     }
     out.append(base64).append("\r\n");
     return command_error::none;
-}
-
-void append_sasl_cancel(std::string& out)
-{
-    out.append("*\r\n");
 }
 
 command_error append_mail_from(std::string& out, std::string_view reverse_path, const mail_options& options)

@@ -10,6 +10,8 @@
 // parts containing spaces ("john doe"@example.com) are therefore not supported.
 #pragma once
 
+#include "protocols/common/commands.h"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -45,9 +47,9 @@ struct rcpt_options {
 
 void append_starttls(std::string& out);
 void append_data(std::string& out);
-void append_rset(std::string& out);
-void append_noop(std::string& out);
-void append_quit(std::string& out);
+using protocols::append_rset;
+using protocols::append_noop;
+using protocols::append_quit;
 
 /// "AUTH <mechanism>[ <initial response>]\r\n". `initial_response` is base64 as built by
 /// protocols::sasl, or "=" for an empty one. The line then holds a SECRET: a transcript must
@@ -59,7 +61,7 @@ void append_quit(std::string& out);
 [[nodiscard]] command_error append_sasl_response(std::string& out, std::string_view base64);
 
 /// "*\r\n": abandons the SASL exchange (RFC 4954 section 4).
-void append_sasl_cancel(std::string& out);
+using protocols::append_sasl_cancel;
 
 /// "MAIL FROM:<reverse_path>[ SIZE=n][ BODY=8BITMIME][ SMTPUTF8]\r\n". An empty reverse path
 /// gives the null sender "<>".
