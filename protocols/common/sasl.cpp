@@ -80,6 +80,21 @@ std::optional<mechanism> mechanism_from_name(std::string_view text) noexcept
     return std::nullopt;
 }
 
+bool is_mechanism_name(std::string_view text) noexcept
+{
+    if (text.empty() || text.size() > 20) {
+        return false;
+    }
+    for (char c : text) {
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'
+            || c == '_';
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
 std::string_view describe(error e) noexcept
 {
     switch (e) {
@@ -102,6 +117,25 @@ std::string base64_encode(std::string_view bytes)
         reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
     out.resize(n);
     return out;
+}
+
+// base64 = *(4base64-char) [base64-terminal] (RFC 4954): the alphabet, '=' only as padding.
+bool is_base64(std::string_view text) noexcept
+{
+    if (text.size() % 4 != 0) {
+        return false;
+    }
+    std::size_t pad = 0;
+    for (char c : text) {
+        bool alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+'
+            || c == '/';
+        if (c == '=') {
+            ++pad;
+        } else if (!alpha || pad != 0) {
+            return false;
+        }
+    }
+    return pad <= 2;
 }
 
 result base64_decode(std::string_view text)

@@ -27,6 +27,10 @@ std::string_view name(mechanism m) noexcept;
 /// The mechanism called `text` (ASCII case-insensitive), or nullopt for any other name.
 std::optional<mechanism> mechanism_from_name(std::string_view text) noexcept;
 
+/// Whether `text` can be a mechanism name: 1 to 20 letters, digits, '-' and '_' (RFC 4422
+/// section 3.1 allows upper case only; servers compare case-insensitively).
+bool is_mechanism_name(std::string_view text) noexcept;
+
 /// A small set of known mechanisms, e.g. those a server advertises.
 class mechanism_set {
 public:
@@ -63,6 +67,10 @@ struct result {
 
 /// Standard base64 with padding, no line breaks.
 std::string base64_encode(std::string_view bytes);
+
+/// Whether `text` is padded base64 as a SASL response carries it: only the alphabet, a length
+/// that is a multiple of four, and at most two '=' at the end. The empty text is.
+bool is_base64(std::string_view text) noexcept;
 
 /// Decodes a server challenge (the text of a 334 / "+ " line). Fails with bad_base64 on any
 /// character outside the alphabet, whitespace, or a length that is not a multiple of four.

@@ -15,6 +15,7 @@
 #include "protocols/imap/commands.h"
 
 #include "protocols/common/commands.h"
+#include "protocols/common/sasl.h"
 
 #include <algorithm>
 
@@ -34,20 +35,6 @@ bool is_astring_char(char c) noexcept
 bool is_atom(std::string_view s) noexcept
 {
     return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return is_astring_char(c) && c != ']'; });
-}
-
-bool is_base64(std::string_view s) noexcept
-{
-    std::size_t pad = 0;
-    for (char c : s) {
-        bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-        if (c == '=') {
-            ++pad;
-        } else if ((!alnum && c != '+' && c != '/') || pad > 0) {
-            return false;
-        }
-    }
-    return pad <= 2 && s.size() % 4 == 0;
 }
 
 bool is_seven_bit(std::string_view s) noexcept
@@ -206,7 +193,7 @@ std::optional<command> command_builder::login(std::string_view user, std::string
 std::optional<command> command_builder::authenticate(std::string_view mechanism,
                                                      std::optional<std::string_view> initial_response)
 {
-    if (!is_atom(mechanism) || (initial_response && !is_base64(*initial_response))) {
+    if (!is_atom(mechanism) || (initial_response && !sasl::is_base64(*initial_response))) {
         return std::nullopt;
     }
     command c = start("AUTHENTICATE ");
@@ -321,7 +308,7 @@ std::string_view idle_done() noexcept
 
 std::optional<std::string> sasl_response(std::string_view base64)
 {
-    if (!is_base64(base64)) {
+    if (!sasl::is_base64(base64)) {
         return std::nullopt;
     }
     std::string line(base64);

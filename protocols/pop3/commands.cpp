@@ -17,6 +17,8 @@
 // client a fallback (the AUTH initial response).
 #include "protocols/pop3/commands.h"
 
+#include "protocols/common/sasl.h"
+
 #include <openssl/md5.h>
 #ifndef OPENSSL_IS_BORINGSSL
 #error "protocols/pop3 must see BoringSSL's headers, not OpenSSL 3's"
@@ -44,17 +46,7 @@ command_error check_word(std::string_view s) noexcept
 
 command_error check_mechanism(std::string_view mechanism) noexcept
 {
-    if (mechanism.empty() || mechanism.size() > 20) {
-        return command_error::bad_mechanism;
-    }
-    for (char c : mechanism) {
-        const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'
-            || c == '_';
-        if (!ok) {
-            return command_error::bad_mechanism;
-        }
-    }
-    return command_error::none;
+    return sasl::is_mechanism_name(mechanism) ? command_error::none : command_error::bad_mechanism;
 }
 
 void append_number(std::string& out, std::uint32_t n)

@@ -16,6 +16,8 @@
 // parsed against the full Mailbox grammar: the server is the authority on what it accepts.
 #include "protocols/smtp/commands.h"
 
+#include "protocols/common/sasl.h"
+
 #include <array>
 #include <charconv>
 
@@ -59,28 +61,8 @@ command_error check_domain(std::string_view domain) noexcept
     return domain.size() + 7 > max_command_line ? command_error::line_too_long : command_error::none;
 }
 
-// base64 = *(4base64-char) [base64-terminal] (RFC 4954): the alphabet, '=' only as padding.
-bool is_base64(std::string_view s) noexcept
-{
-    if (s.size() % 4 != 0) {
-        return false;
-    }
-    std::size_t pad = 0;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        char c = s[i];
-        bool alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+'
-            || c == '/';
-        if (c == '=') {
-            ++pad;
-        } else if (!alpha || pad != 0) {
-            return false;
-        }
-    }
-    return pad <= 2;
-}
-
-// sasl-mech = 1*20(UPPER-ALPHA / DIGIT / "-" / "_") (RFC 4422 section 3.1); lower case is let
-// through because servers compare case-insensitively.
+// sasl-mech = 1*20(UPPER-ALPHA / DIGIT / "-" / "_") (RFC 4422 section 3.1); the error says
+// which part of the rule the name breaks.
 command_error check_mechanism(std::string_view m) noexcept
 {
     if (m.empty()) {
@@ -89,14 +71,7 @@ command_error check_mechanism(std::string_view m) noexcept
     if (m.size() > 20) {
         return command_error::line_too_long;
     }
-    for (char c : m) {
-        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'
-            || c == '_';
-        if (!ok) {
-            return command_error::forbidden_character;
-        }
-    }
-    return command_error::none;
+    return sasl::is_mechanism_name(m) ? command_error::none : command_error::forbidden_character;
 }
 
 command_error append_greeting(std::string& out, std::string_view verb, std::string_view domain)
@@ -153,7 +128,7 @@ command_error append_auth(std::string& out, std::string_view mechanism,
         if (initial_response->empty()) {
             return command_error::empty_argument;
         }
-        if (*initial_response != "=" && !is_base64(*initial_response)) {
+        if (*initial_response != "=" && !sasl::is_base64(*initial_response)) {
             return command_error::not_base64;
         }
         if (mechanism.size() + initial_response->size() + 8 > max_auth_line) {
@@ -171,7 +146,7 @@ command_error append_auth(std::string& out, std::string_view mechanism,
 command_error append_sasl_response(std::string& out, std::string_view base64)
 {
     // An empty response is an empty line (RFC 4954 section 4), valid base64 of nothing.
-    if (!is_base64(base64)) {
+    if (!sasl::is_base64(base64)) {
         return command_error::not_base64;
     }
     if (base64.size() + 2 > max_auth_line) {
