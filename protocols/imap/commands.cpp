@@ -99,6 +99,38 @@ void command_builder::finish(command& c)
     c.chunks.back() += "\r\n";
 }
 
+command command_builder::simple(std::string_view line)
+{
+    command c = start(line);
+    finish(c);
+    return c;
+}
+
+std::optional<command> command_builder::with_mailbox(std::string_view name, std::string_view mailbox)
+{
+    if (has_line_breaker(mailbox)) {
+        return std::nullopt;
+    }
+    command c = start(name);
+    append_astring(c, mailbox);
+    finish(c);
+    return c;
+}
+
+std::optional<command> command_builder::with_uid_set(std::string_view name, std::string_view uid_set,
+                                                     std::string_view rest)
+{
+    if (!is_sequence_set(uid_set)) {
+        return std::nullopt;
+    }
+    command c = start(name);
+    c.chunks.back() += ' ';
+    c.chunks.back() += uid_set;
+    c.chunks.back() += rest;
+    finish(c);
+    return c;
+}
+
 void command_builder::append_astring(command& c, std::string_view value)
 {
     std::string& out = c.chunks.back();
@@ -131,51 +163,37 @@ void command_builder::append_astring(command& c, std::string_view value)
 
 command command_builder::capability()
 {
-    command c = start("CAPABILITY");
-    finish(c);
-    return c;
+    return simple("CAPABILITY");
 }
 
 command command_builder::starttls()
 {
-    command c = start("STARTTLS");
-    finish(c);
-    return c;
+    return simple("STARTTLS");
 }
 
 command command_builder::noop()
 {
-    command c = start("NOOP");
-    finish(c);
-    return c;
+    return simple("NOOP");
 }
 
 command command_builder::logout()
 {
-    command c = start("LOGOUT");
-    finish(c);
-    return c;
+    return simple("LOGOUT");
 }
 
 command command_builder::idle()
 {
-    command c = start("IDLE");
-    finish(c);
-    return c;
+    return simple("IDLE");
 }
 
 command command_builder::expunge()
 {
-    command c = start("EXPUNGE");
-    finish(c);
-    return c;
+    return simple("EXPUNGE");
 }
 
 command command_builder::close()
 {
-    command c = start("CLOSE");
-    finish(c);
-    return c;
+    return simple("CLOSE");
 }
 
 std::optional<command> command_builder::login(std::string_view user, std::string_view password)
@@ -208,9 +226,7 @@ std::optional<command> command_builder::authenticate(std::string_view mechanism,
 
 command command_builder::list_special_use()
 {
-    command c = start("LIST \"\" \"*\" RETURN (SPECIAL-USE)");
-    finish(c);
-    return c;
+    return simple("LIST \"\" \"*\" RETURN (SPECIAL-USE)");
 }
 
 std::optional<command> command_builder::list(std::string_view reference, std::string_view pattern)
@@ -234,24 +250,12 @@ std::optional<command> command_builder::list(std::string_view reference, std::st
 
 std::optional<command> command_builder::select(std::string_view mailbox)
 {
-    if (has_line_breaker(mailbox)) {
-        return std::nullopt;
-    }
-    command c = start("SELECT");
-    append_astring(c, mailbox);
-    finish(c);
-    return c;
+    return with_mailbox("SELECT", mailbox);
 }
 
 std::optional<command> command_builder::examine(std::string_view mailbox)
 {
-    if (has_line_breaker(mailbox)) {
-        return std::nullopt;
-    }
-    command c = start("EXAMINE");
-    append_astring(c, mailbox);
-    finish(c);
-    return c;
+    return with_mailbox("EXAMINE", mailbox);
 }
 
 std::optional<command> command_builder::uid_search_header(std::string_view field, std::string_view value)
@@ -268,37 +272,17 @@ std::optional<command> command_builder::uid_search_header(std::string_view field
 
 std::optional<command> command_builder::uid_fetch_headers(std::string_view uid_set)
 {
-    if (!is_sequence_set(uid_set)) {
-        return std::nullopt;
-    }
-    command c = start("UID FETCH ");
-    c.chunks.back() += uid_set;
-    c.chunks.back() += " (UID INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER])";
-    finish(c);
-    return c;
+    return with_uid_set("UID FETCH", uid_set, " (UID INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER])");
 }
 
 std::optional<command> command_builder::uid_store_deleted(std::string_view uid_set)
 {
-    if (!is_sequence_set(uid_set)) {
-        return std::nullopt;
-    }
-    command c = start("UID STORE ");
-    c.chunks.back() += uid_set;
-    c.chunks.back() += " +FLAGS.SILENT (\\Deleted)";
-    finish(c);
-    return c;
+    return with_uid_set("UID STORE", uid_set, " +FLAGS.SILENT (\\Deleted)");
 }
 
 std::optional<command> command_builder::uid_expunge(std::string_view uid_set)
 {
-    if (!is_sequence_set(uid_set)) {
-        return std::nullopt;
-    }
-    command c = start("UID EXPUNGE ");
-    c.chunks.back() += uid_set;
-    finish(c);
-    return c;
+    return with_uid_set("UID EXPUNGE", uid_set);
 }
 
 std::string_view idle_done() noexcept

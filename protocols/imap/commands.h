@@ -72,6 +72,12 @@ private:
     command start(std::string_view name);
     void append_astring(command& c, std::string_view value);
     static void finish(command& c);
+    /// A command whose text after the tag is fixed: "<tag> <line>\r\n".
+    command simple(std::string_view line);
+    /// "<tag> <name> <mailbox as an astring>\r\n"; nullopt for a mailbox with CR, LF or NUL.
+    std::optional<command> with_mailbox(std::string_view name, std::string_view mailbox);
+    /// "<tag> <name> <uid_set><rest>\r\n"; nullopt unless `uid_set` is a sequence-set.
+    std::optional<command> with_uid_set(std::string_view name, std::string_view uid_set, std::string_view rest = {});
 
     literal_mode m_mode;
     std::uint32_t m_next = 1;

@@ -193,6 +193,18 @@ std::optional<error> session::observe(const response& r, stage where)
     return std::nullopt;
 }
 
+task<result<response>> session::next_observed(engine::deadline until, stage where, std::string_view what)
+{
+    auto r = co_await next(until, where, what);
+    if (!r) {
+        co_return std::move(r).err();
+    }
+    if (auto e = observe(*r, where)) {
+        co_return std::move(*e);
+    }
+    co_return std::move(r);
+}
+
 std::optional<error> session::completion_error(const response& r, stage where, std::string_view what)
 {
     condition c = condition_of(r);
@@ -215,12 +227,9 @@ task<result<void>> session::complete(std::string tag, std::string what, stage wh
 {
     const engine::deadline until = command_deadline();
     for (;;) {
-        auto r = co_await next(until, where, what);
+        auto r = co_await next_observed(until, where, what);
         if (!r) {
             co_return std::move(r).err();
-        }
-        if (auto e = observe(*r, where)) {
-            co_return std::move(*e);
         }
         switch (r->kind()) {
         case response_kind::tagged:
@@ -248,12 +257,9 @@ task<result<void>> session::wait_continuation(std::string tag, std::string what,
 {
     const engine::deadline until = command_deadline();
     for (;;) {
-        auto r = co_await next(until, where, what);
+        auto r = co_await next_observed(until, where, what);
         if (!r) {
             co_return std::move(r).err();
-        }
-        if (auto e = observe(*r, where)) {
-            co_return std::move(*e);
         }
         if (r->kind() == response_kind::continuation) {
             co_return result<void>{};
@@ -483,12 +489,9 @@ task<result<void>> session::authenticate(std::string mechanism, std::string init
     std::string detail;
     const engine::deadline until = command_deadline();
     for (;;) {
-        auto r = co_await next(until, stage::auth, what);
+        auto r = co_await next_observed(until, stage::auth, what);
         if (!r) {
             co_return std::move(r).err();
-        }
-        if (auto e = observe(*r, stage::auth)) {
-            co_return std::move(*e);
         }
         if (r->kind() == response_kind::continuation) {
             const bool first = detail.empty();

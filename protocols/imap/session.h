@@ -137,6 +137,9 @@ private:
     void release() noexcept;
     /// Bookkeeping every response gets: EXISTS, EXPUNGE, CAPABILITY; an error for BYE.
     std::optional<engine::error> observe(const response& r, engine::stage where);
+    /// next(), then observe(): the response, or the error reading it or its BYE ended with.
+    engine::task<engine::result<response>> next_observed(engine::deadline until, engine::stage where,
+        std::string_view what);
     /// OK: nothing; NO/BAD: the error for stage `where`, quoting the server.
     static std::optional<engine::error> completion_error(const response& r, engine::stage where,
                                                           std::string_view what);
