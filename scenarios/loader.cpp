@@ -1007,8 +1007,8 @@ void reader::read_top(od::object& root, const char* at)
             break;
         case t_hmac_key:
             if (auto x = secret_ref(value)) {
-                if (x->size() < 16) {
-                    error(where(value), "hmac_key must be at least 16 bytes long");
+                if (x->size() < 16 || x->size() > 64) {
+                    error(where(value), "hmac_key must be 16 to 64 bytes long");
                 } else {
                     m_scenario.hmac_key = std::move(*x);
                 }

@@ -148,7 +148,7 @@ struct defaults {
 struct scenario {
     std::string source_name;    // the file name or the name given to load_string
     std::vector<std::string> internal_domains;   // lower case
-    secret hmac_key;            // signs the probe header; at least 16 bytes
+    secret hmac_key;            // signs the probe header; 16 to 64 bytes
     defaults defaults_block;
     std::vector<server> servers;
     std::vector<mailbox> mailboxes;

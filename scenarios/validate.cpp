@@ -204,6 +204,10 @@ void checker::check_probe(std::size_t i)
     if (!m_tenants.contains(p.tenant)) {
         fail("tenant", "tenant " + q(p.tenant) + " is not defined");
     }
+    // The name travels in the signed X-Mailprobe header, which takes less than other names.
+    if (p.name.size() > 64 || p.name.find('@') != std::string::npos) {
+        fail("name", "probe name " + q(p.name) + " must be at most 64 characters and without '@'");
+    }
     if (!plausible_address(p.from)) {
         fail("from", "from " + q(p.from) + " is not an address like user@example.org");
     }
@@ -301,8 +305,8 @@ validation_report checker::run()
             error("/internal_domains/" + std::to_string(i), "internal domain " + q(d) + " is not a domain name");
         }
     }
-    if (m_s.hmac_key.size() < 16) {
-        error("/hmac_key", "hmac_key must be at least 16 bytes long");
+    if (m_s.hmac_key.size() < 16 || m_s.hmac_key.size() > 64) {
+        error("/hmac_key", "hmac_key must be 16 to 64 bytes long");
     }
     for (std::size_t i = 0; i < m_s.servers.size(); ++i) {
         check_server(i);

@@ -180,7 +180,12 @@ const broken_case broken_cases[] = {
     {"secret file not regular", R"("password": {"env": "PW"}}},)", R"("password": {"file": "/dev/zero"}}},)",
         "/servers/0/auth/password/file", "secret file '/dev/zero' is not a regular file"},
     {"short hmac key", R"({"env": "HMAC"})", R"({"inline": "short-key"})", "/hmac_key",
-        "hmac_key must be at least 16 bytes long"},
+        "hmac_key must be 16 to 64 bytes long"},
+    {"long hmac key", R"({"env": "HMAC"})",
+        R"({"inline": "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdefX"})", "/hmac_key",
+        "hmac_key must be 16 to 64 bytes long"},
+    {"probe name with @", R"("name": "p1", "tenant")", R"("name": "p1@x", "tenant")", "/probes/0/name",
+        "probe name 'p1@x' must be at most 64 characters and without '@'"},
     {"unset variable", R"("host": "127.0.0.20", "tls": "implicit", "zone": "external"},
     {"name": "ext-pop3")", R"("host": "${UNSET_VAR}", "tls": "implicit", "zone": "external"},
     {"name": "ext-pop3")", "/servers/3/host", "environment variable 'UNSET_VAR' is not set (used as ${UNSET_VAR} in host)"},
@@ -367,7 +372,7 @@ TEST(Secrets, RelativeFilesResolveAgainstBaseDir)
     o.base_dir = p.parent_path().string();
     auto r = load_string(edited(R"({"env": "HMAC"})", R"({"file": ")" + p.filename().string() + R"("})"), "rel.json", o);
     ASSERT_FALSE(r.ok());   // 11 bytes: too short for an HMAC key, which proves the file was read
-    EXPECT_TRUE(has_error(r, "/hmac_key", "hmac_key must be at least 16 bytes long")) << all_errors(r);
+    EXPECT_TRUE(has_error(r, "/hmac_key", "hmac_key must be 16 to 64 bytes long")) << all_errors(r);
 }
 
 TEST(Secrets, NeverPrintThemselves)
