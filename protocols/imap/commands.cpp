@@ -270,9 +270,25 @@ std::optional<command> command_builder::uid_search_header(std::string_view field
     return c;
 }
 
+std::optional<command> command_builder::uid_search_text(std::string_view value)
+{
+    if (has_line_breaker(value)) {
+        return std::nullopt;
+    }
+    command c = start(is_seven_bit(value) ? "UID SEARCH TEXT" : "UID SEARCH CHARSET UTF-8 TEXT");
+    append_astring(c, value);
+    finish(c);
+    return c;
+}
+
 std::optional<command> command_builder::uid_fetch_headers(std::string_view uid_set)
 {
     return with_uid_set("UID FETCH", uid_set, " (UID INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER])");
+}
+
+std::optional<command> command_builder::uid_fetch_messages(std::string_view uid_set)
+{
+    return with_uid_set("UID FETCH", uid_set, " (UID INTERNALDATE RFC822.SIZE BODY.PEEK[])");
 }
 
 std::optional<command> command_builder::uid_store_deleted(std::string_view uid_set)

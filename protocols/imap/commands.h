@@ -61,8 +61,12 @@ public:
     std::optional<command> examine(std::string_view mailbox);
     /// UID SEARCH HEADER <field> <value>; adds CHARSET UTF-8 when `value` is not ASCII.
     std::optional<command> uid_search_header(std::string_view field, std::string_view value);
+    /// UID SEARCH TEXT <value>; adds CHARSET UTF-8 when `value` is not ASCII.
+    std::optional<command> uid_search_text(std::string_view value);
     /// UID FETCH <set> (UID INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER]).
     std::optional<command> uid_fetch_headers(std::string_view uid_set);
+    /// UID FETCH <set> (UID INTERNALDATE RFC822.SIZE BODY.PEEK[]).
+    std::optional<command> uid_fetch_messages(std::string_view uid_set);
     /// UID STORE <set> +FLAGS.SILENT (\Deleted).
     std::optional<command> uid_store_deleted(std::string_view uid_set);
     /// UID EXPUNGE <set> (RFC 4315 UIDPLUS / RFC 9051).

@@ -593,7 +593,16 @@ task<result<select_info>> session::select(std::string utf8_name)
 
 task<result<std::vector<std::uint32_t>>> session::uid_search_header(std::string field, std::string value)
 {
-    auto cmd = m_builder.uid_search_header(field, value);
+    return run_search(m_builder.uid_search_header(field, value));
+}
+
+task<result<std::vector<std::uint32_t>>> session::uid_search_text(std::string value)
+{
+    return run_search(m_builder.uid_search_text(value));
+}
+
+task<result<std::vector<std::uint32_t>>> session::run_search(std::optional<command> cmd)
+{
     if (!cmd) {
         co_return make_error(stage::fetch, errc::invalid_argument, "UID SEARCH: unusable header name or value");
     }
@@ -617,11 +626,22 @@ task<result<std::vector<std::uint32_t>>> session::uid_search_header(std::string 
 
 task<result<std::vector<fetched_message>>> session::uid_fetch_headers(std::vector<std::uint32_t> uids)
 {
+    auto cmd = uids.empty() ? std::nullopt : m_builder.uid_fetch_headers(uid_set(uids));
+    return run_fetch(std::move(cmd), std::move(uids));
+}
+
+task<result<std::vector<fetched_message>>> session::uid_fetch_messages(std::vector<std::uint32_t> uids)
+{
+    auto cmd = uids.empty() ? std::nullopt : m_builder.uid_fetch_messages(uid_set(uids));
+    return run_fetch(std::move(cmd), std::move(uids));
+}
+
+task<result<std::vector<fetched_message>>> session::run_fetch(std::optional<command> cmd, std::vector<std::uint32_t> uids)
+{
     std::vector<fetched_message> out;
     if (uids.empty()) {
         co_return out;
     }
-    auto cmd = m_builder.uid_fetch_headers(uid_set(uids));
     if (!cmd) {
         co_return make_error(stage::fetch, errc::invalid_argument, "UID FETCH: UID 0 is not a message");
     }
@@ -640,7 +660,7 @@ task<result<std::vector<fetched_message>>> session::uid_fetch_headers(std::vecto
             if (!f) {
                 return make_error(stage::fetch, errc::protocol, "UID FETCH: malformed FETCH response: " + printable(r.raw(), 200));
             }
-            // Unsolicited FETCHes (flag changes by another client) carry no header: skip them,
+            // Unsolicited FETCHes (flag changes by another client) carry no section: skip them,
             // as any answer for a UID we did not ask for.
             if (!f->uid || f->section_name.empty() || !std::binary_search(uids.begin(), uids.end(), *f->uid)) {
                 return std::nullopt;
@@ -650,9 +670,9 @@ task<result<std::vector<fetched_message>>> session::uid_fetch_headers(std::vecto
             append_unquoted(f->internal_date, m.internal_date);
             m.size = f->rfc822_size.value_or(0);
             if (f->section_type == token_type::quoted) {
-                append_unquoted(f->section, m.header);
+                append_unquoted(f->section, m.section);
             } else {
-                m.header.assign(f->section);
+                m.section.assign(f->section);
             }
             out.push_back(std::move(m));
             return std::nullopt;

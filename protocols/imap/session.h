@@ -46,7 +46,8 @@ struct fetched_message {
     std::uint32_t uid = 0;
     std::string internal_date;   // "17-Jul-1996 02:44:25 -0700", as the server wrote it
     std::uint64_t size = 0;      // RFC822.SIZE
-    std::string header;          // the raw header block, including its empty last line
+    std::string section;         // uid_fetch_headers: the raw header block, including its
+                                 // empty last line; uid_fetch_messages: the whole message
 };
 
 namespace detail {
@@ -87,9 +88,16 @@ public:
     /// UIDs of the selected mailbox's messages whose header `field` contains `value`.
     engine::task<engine::result<std::vector<std::uint32_t>>> uid_search_header(std::string field, std::string value);
 
+    /// UIDs of the selected mailbox's messages whose text (header or body) contains `value`.
+    engine::task<engine::result<std::vector<std::uint32_t>>> uid_search_text(std::string value);
+
     /// UID, INTERNALDATE, RFC822.SIZE and the header block of each of `uids` that still exists
     /// (expunged ones are simply missing), in the server's order.
     engine::task<engine::result<std::vector<fetched_message>>> uid_fetch_headers(std::vector<std::uint32_t> uids);
+
+    /// The same with the whole message (a bounce, to read its report), each as large as the
+    /// session's response limit allows.
+    engine::task<engine::result<std::vector<fetched_message>>> uid_fetch_messages(std::vector<std::uint32_t> uids);
 
     /// Flags `uids` \Deleted and expunges them: UID EXPUNGE with UIDPLUS; without it a plain
     /// EXPUNGE only when no other message is flagged \Deleted, else they stay flagged and the
@@ -125,6 +133,9 @@ private:
     engine::task<engine::result<void>> starttls();
     engine::task<engine::result<void>> refresh_capabilities(engine::stage where);
     engine::task<engine::result<void>> authenticate(std::string mechanism, std::string initial);
+    engine::task<engine::result<std::vector<std::uint32_t>>> run_search(std::optional<command> cmd);
+    engine::task<engine::result<std::vector<fetched_message>>> run_fetch(std::optional<command> cmd,
+        std::vector<std::uint32_t> uids);
 
     /// Writes `cmd`, waiting for "+" before each synchronizing literal, and logs it.
     engine::task<engine::result<void>> send(command cmd, engine::stage where, std::string what,

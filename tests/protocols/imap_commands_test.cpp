@@ -65,6 +65,16 @@ TEST(ImapCommands, UidCommands)
     }
     EXPECT_FALSE(b.uid_search_header("Sub ject", "x"));
     EXPECT_TRUE(is_sequence_set("*"));
+}
+
+TEST(ImapCommands, WholeMessagesForBounces)
+{
+    command_builder b;
+    EXPECT_EQ(one(*b.uid_search_text("p=acme-in;")), "A0001 UID SEARCH TEXT p=acme-in;\r\n");
+    EXPECT_EQ(one(*b.uid_search_text("p=x y;")), "A0002 UID SEARCH TEXT \"p=x y;\"\r\n");
+    EXPECT_EQ(one(*b.uid_fetch_messages("3,5")), "A0003 UID FETCH 3,5 (UID INTERNALDATE RFC822.SIZE BODY.PEEK[])\r\n");
+    EXPECT_FALSE(b.uid_search_text("p=x\r\nA1 LOGOUT"));
+    EXPECT_FALSE(b.uid_fetch_messages("0"));
     EXPECT_TRUE(is_sequence_set("1:*,10"));
 }
 

@@ -137,8 +137,8 @@ task<std::string> junk_roundtrip(endpoint e, credentials c, std::string token_a,
         co_return "fetch: " + (msgs ? std::to_string(msgs->size()) + " messages" : msgs.err().describe());
     }
     const auto& m = msgs->front();
-    if (m.uid != uids->front() || m.header.find("X-Mailprobe-Test: " + token_a + "\r\n") == std::string::npos
-        || m.header.find("body of") != std::string::npos || m.size != message_text(token_a).size()
+    if (m.uid != uids->front() || m.section.find("X-Mailprobe-Test: " + token_a + "\r\n") == std::string::npos
+        || m.section.find("body of") != std::string::npos || m.size != message_text(token_a).size()
         || m.internal_date.empty()) {
         co_return "fetched message differs: uid " + std::to_string(m.uid) + " size " + std::to_string(m.size);
     }

@@ -183,7 +183,7 @@ task<std::string> dovecot_client(endpoint e, transcript* log)
         co_return out + "fetch: " + msgs.err().describe();
     }
     for (const auto& m : *msgs) {
-        out += std::to_string(m.uid) + "/" + m.internal_date + "/" + std::to_string(m.size) + "/[" + m.header + "] ";
+        out += std::to_string(m.uid) + "/" + m.internal_date + "/" + std::to_string(m.size) + "/[" + m.section + "] ";
     }
     if (auto d = co_await s->uid_delete(*uids); !d) {
         co_return out + "delete: " + d.err().describe();
@@ -460,7 +460,7 @@ task<std::string> fetch_client(endpoint e, transcript* log)
     }
     std::string out;
     for (const auto& m : *msgs) {
-        out += std::to_string(m.uid) + ":[" + m.header + "]";
+        out += std::to_string(m.uid) + ":[" + m.section + "]";
     }
     co_await s->logout();
     co_return out;

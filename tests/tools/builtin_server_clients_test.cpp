@@ -104,7 +104,7 @@ task<void> scenario(builtin::server* srv, protocols::endpoint smtp_ep, protocols
         auto uids = co_await im->uid_search_header("X-Mailprobe", "probe-1");
         if (uids && uids->size() == 1) {
             auto fetched = co_await im->uid_fetch_headers(*uids);
-            if (fetched && fetched->size() == 1 && (*fetched)[0].header.find("X-Mailprobe: probe-1") != std::string::npos) {
+            if (fetched && fetched->size() == 1 && (*fetched)[0].section.find("X-Mailprobe: probe-1") != std::string::npos) {
                 out->imap += " fetched";
             }
             auto del = co_await im->uid_delete(*uids);
