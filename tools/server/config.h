@@ -18,6 +18,8 @@ struct mailbox_config {
     std::string login;          // the user name for AUTH/LOGIN/USER; empty: the address
     std::string password;
     bool always_junk = false;   // every delivery lands in Junk (a "spam-happy" provider)
+    int copies = 1;             // deliveries per message: 2 plays a relay that duplicates
+    bool bounces = false;       // accepts mail, then returns an RFC 3464 bounce to the sender
 };
 
 /// Mail to `address` is delivered like a re-send to `target` (a mailbox or another alias

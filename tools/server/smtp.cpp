@@ -315,7 +315,7 @@ task<engine::result<void>> smtp_session::data()
         m_io.reply("552 5.3.4 Message size exceeds fixed maximum message size\r\n");
     } else {
         std::string id = m_ctx->make_id();
-        envelope_info env{m_helo, peer_ip(m_io.conn().peer()), m_tls, m_user != nullptr, id};
+        envelope_info env{m_helo, peer_ip(m_io.conn().peer()), m_tls, m_user != nullptr, id, *m_mail_from};
         for (const auto& r : m_recipients) {
             m_ctx->mail->deliver(r, env, m_message);
         }

@@ -102,6 +102,8 @@ mailbox::mailbox(const mailbox_config& c, std::uint32_t base)
       m_login(c.login.empty() ? c.address : c.login),
       m_password(c.password),
       m_always_junk(c.always_junk),
+      m_copies(std::max(1, c.copies)),
+      m_bounces(c.bounces),
       m_folders{folder("INBOX", "", base), folder("Junk", "\\Junk", base + 1),
           folder("Sent", "\\Sent", base + 2), folder("Trash", "\\Trash", base + 3),
           folder("Drafts", "\\Drafts", base + 4)}
@@ -242,11 +244,19 @@ bool store::deliver(std::string_view recipient, const envelope_info& env, std::s
     std::string target(recipient);
     for (int hop = 1; hop <= max_alias_hops; ++hop) {
         if (mailbox* box = find(target)) {
+            if (box->bounces()) {
+                bounce(target, env, text, date);
+                return true;
+            }
             std::string spam;
             bool junk = box->always_junk()
                 || (header_value(std::string_view(text).substr(0, header_size(text)), "X-Spam-Flag", spam)
                     && iequals(spam, "YES"));
-            box->at(junk ? folder_id::junk : folder_id::inbox).append(std::move(text), now, 0);
+            folder& into = box->at(junk ? folder_id::junk : folder_id::inbox);
+            for (int copy = 1; copy < box->copies(); ++copy) {
+                into.append(text, now, 0);
+            }
+            into.append(std::move(text), now, 0);
             box->notify();
             return true;
         }
@@ -263,6 +273,33 @@ bool store::deliver(std::string_view recipient, const envelope_info& env, std::s
         target = alias->second;
     }
     return false;
+}
+
+void store::bounce(std::string_view recipient, const envelope_info& env, std::string_view message,
+    const std::string& date)
+{
+    if (env.mail_from.empty()) {
+        return;
+    }
+    std::string boundary = std::string(env.id) + "/" + m_hostname;
+    std::string dsn;
+    dsn.append("From: MAILER-DAEMON@").append(m_hostname).append("\r\nTo: <").append(env.mail_from)
+        .append(">\r\nSubject: Undelivered Mail Returned to Sender\r\nDate: ").append(date)
+        .append("\r\nMessage-ID: <").append(env.id).append(".bounce@").append(m_hostname)
+        .append(">\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n")
+        .append("Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"")
+        .append(boundary).append("\"\r\n\r\n--").append(boundary)
+        .append("\r\nContent-Type: text/plain\r\n\r\nYour message to <").append(recipient)
+        .append("> could not be delivered: the mailbox is full.\r\n\r\n--").append(boundary)
+        .append("\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; ").append(m_hostname)
+        .append("\r\n\r\nFinal-Recipient: rfc822; ").append(recipient)
+        .append("\r\nAction: failed\r\nStatus: 5.2.2\r\nDiagnostic-Code: smtp; 552 5.2.2 Mailbox full\r\n\r\n--")
+        .append(boundary).append("\r\nContent-Type: text/rfc822-headers\r\n\r\n")
+        .append(message.substr(0, header_size(message))).append("--").append(boundary).append("--\r\n");
+    envelope_info from_us = env;
+    from_us.mail_from = {};
+    from_us.authenticated = false;
+    deliver(env.mail_from, from_us, dsn);
 }
 
 // ---- header helpers

@@ -88,6 +88,8 @@ public:
     const std::string& login() const noexcept { return m_login; }
     bool password_matches(std::string_view password) const noexcept;
     bool always_junk() const noexcept { return m_always_junk; }
+    int copies() const noexcept { return m_copies; }
+    bool bounces() const noexcept { return m_bounces; }
 
     folder& at(folder_id f) noexcept { return m_folders[static_cast<std::size_t>(f)]; }
     const folder& at(folder_id f) const noexcept { return m_folders[static_cast<std::size_t>(f)]; }
@@ -106,6 +108,8 @@ private:
     std::string m_login;
     std::string m_password;
     bool m_always_junk;
+    int m_copies;
+    bool m_bounces;
     std::array<folder, folder_count> m_folders;
     std::vector<engine::scope*> m_idlers;
 };
@@ -128,6 +132,7 @@ struct envelope_info {
     bool tls = false;
     bool authenticated = false;
     std::string_view id;          // queue id
+    std::string_view mail_from;   // the envelope sender; empty for a bounce ("<>")
 };
 
 class store {
@@ -148,11 +153,16 @@ public:
 
     /// Delivers `message` to `recipient` (checked local): prepends a Received header, follows
     /// aliases (each hop one more Received), files into Junk when the message says
-    /// "X-Spam-Flag: YES" or the mailbox is always_junk, and wakes IDLE sessions. Returns
-    /// false for an alias loop.
+    /// "X-Spam-Flag: YES" or the mailbox is always_junk, stores `copies` copies or bounces
+    /// for a bouncing mailbox, and wakes IDLE sessions. Returns false for an alias loop.
     bool deliver(std::string_view recipient, const envelope_info& env, std::string_view message);
 
 private:
+    /// A bouncing mailbox's answer: an RFC 3464 report with the returned headers, delivered
+    /// to the envelope sender when it is ours. A bounce is never bounced.
+    void bounce(std::string_view recipient, const envelope_info& env, std::string_view message,
+        const std::string& date);
+
     store() = default;
     std::string m_hostname;
     std::deque<mailbox> m_mailboxes;    // a deque: pointers stay valid
