@@ -9,6 +9,7 @@ std::string_view to_string(status s) noexcept
     case status::up: return "up";
     case status::warning: return "warning";
     case status::down: return "down";
+    case status::pending: return "pending";
     }
     return "unknown";
 }

@@ -21,6 +21,7 @@ enum class status : std::uint8_t {
     up,        // the probe arrived in the inbox and nothing deserves attention
     warning,   // it arrived, but something needs attention (see result::warnings)
     down,      // it did not arrive (or a stage failed); result::stage says where
+    pending,   // next-poll mode: this run's message is sent and no earlier one was due yet
 };
 
 std::string_view to_string(status s) noexcept;
@@ -63,6 +64,8 @@ struct result {
     std::string reason;                   // "filed as spam in Junk", "not delivered within 60 s"
     std::string server_reply;             // the server's own words, printable; may be empty
     std::string probe_id;                 // the UUIDv7 of this run's message
+    bool next_poll = false;               // sent by this run, looked for by the next one:
+                                          // delivery is then "seen by", not "arrived after"
     std::string folder;                   // where the message was found; empty if not found
     timings ms;
     std::vector<hop> hops;

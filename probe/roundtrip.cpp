@@ -5,6 +5,9 @@
 // field is folded only at whitespace, so that token is never split), fetches the headers of
 // hits not inspected before, and lets the HMAC decide. A message that does not verify, is a
 // bounce, or belongs to another probe is remembered as inspected and never touched.
+// Bounces: the bounce mailbox is searched for the same token in the text (a DSN returns our
+// header in its body), fetched whole and read by the DSN reader; the returned header must
+// verify too, so a forged bounce cannot fail a probe.
 #include "probe/roundtrip.h"
 
 #include "engine/timer.h"
@@ -23,6 +26,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <set>
 #include <span>
 #include <string_view>
@@ -80,9 +84,9 @@ std::uint64_t context::now_ms() const
 
 namespace {
 
-// Headers fetched per folder and round: a mailbox flooded with copies of our field must not
+// Messages fetched per folder and round: a mailbox flooded with copies of our field must not
 // turn one poll into an unbounded download. Newest first, where this run's message is.
-constexpr std::size_t max_headers_per_round = 64;
+constexpr std::size_t max_messages_per_round = 64;
 
 std::int64_t ms_since(engine::clock::time_point from, engine::clock::time_point to = engine::clock::now())
 {
@@ -157,22 +161,62 @@ void fail(result& r, error e, stage fallback)
 }
 
 enum class verdict : std::uint8_t { ours, leftover, other };
+enum class looking_for : std::uint8_t { probes, bounces };
 
-/// What every poll round shares: who we are looking for, what was already inspected, and
-/// what was found.
+/// What a bounce of one of our messages said: the first failed recipient's fields.
+struct bounce_info {
+    std::string status;       // "5.1.1"
+    std::string diagnostic;   // "smtp; 550 5.1.1 <x@y>: Recipient address rejected" (printable)
+    std::string recipient;
+};
+
+/// One message looked for: this run's, or in next-poll mode an earlier run's.
+struct sought {
+    protocols::message::probe_id id;
+    std::uint64_t sent_unix_ms = 0;
+    std::size_t copies = 0;
+    std::string folder;                     // where its first copy was found
+    engine::clock::time_point first_seen{};
+    std::uint64_t first_seen_unix_ms = 0;
+    std::optional<bounce_info> bounce;
+
+    bool settled() const noexcept { return copies > 0 || bounce; }
+};
+
+sought sought_for(const protocols::message::probe_id& id, std::uint64_t sent_unix_ms)
+{
+    sought s;
+    s.id = id;
+    s.sent_unix_ms = sent_unix_ms;
+    return s;
+}
+
+/// What every poll round shares: who we are looking for, what was found, and the readers.
 struct poll_state {
     const scenarios::probe_plan* plan = nullptr;
     context* ctx = nullptr;
     result* out = nullptr;
-    protocols::message::probe_id id;
+    std::vector<sought> wanted;
     std::string search_value;               // "p=<name>;"
     protocols::message::header_reader reader;
-    std::size_t copies = 0;
-    std::string folder;                     // where this run's message was found
+    protocols::message::dsn_reader dsn;
     std::string junk_folder;                // the IMAP junk folder; empty when none
-    engine::clock::time_point first_seen{};
+    bool evidence_taken = false;
+    std::int64_t fetch_ms = 0;              // setup and round of the session that found one
 
-    bool found() const noexcept { return copies > 0; }
+    sought* find(const protocols::message::probe_id& id)
+    {
+        auto it = std::find_if(wanted.begin(), wanted.end(), [&id](const sought& s) { return s.id == id; });
+        return it == wanted.end() ? nullptr : &*it;
+    }
+    bool any_found() const
+    {
+        return std::any_of(wanted.begin(), wanted.end(), [](const sought& s) { return s.copies > 0; });
+    }
+    bool all_settled() const
+    {
+        return std::all_of(wanted.begin(), wanted.end(), [](const sought& s) { return s.settled(); });
+    }
 };
 
 /// The evidence of the first copy found: hops, clock skew, Authentication-Results demands.
@@ -206,8 +250,16 @@ void take_evidence(poll_state& st, const protocols::message::message_headers& h)
     check("dmarc", demand.dmarc);
 }
 
-/// Ours (this run), a leftover of this probe old enough to delete, or anything else.
-verdict inspect(poll_state& st, std::string_view header)
+/// A verified message of this probe that nobody looks for and that is older than the deadline.
+bool is_old_leftover(const poll_state& st, const protocols::message::probe_stamp& stamp)
+{
+    const auto& spec = *st.plan->spec;
+    auto deadline_ms = static_cast<std::uint64_t>(spec.deadline.count());
+    return stamp.probe_name == spec.name && stamp.sent_unix_ms + deadline_ms < st.ctx->now_ms();
+}
+
+/// A message's header block: one we look for, a leftover old enough to delete, or anything else.
+verdict inspect(poll_state& st, std::string_view header, const std::string& folder)
 {
     if (!st.reader.read(header).complete()) {
         return verdict::other;
@@ -218,20 +270,70 @@ verdict inspect(poll_state& st, std::string_view header)
         return verdict::other;
     }
     const auto& stamp = check.header.stamp;
-    if (stamp.id == st.id) {
-        if (!st.found()) {
-            st.first_seen = engine::clock::now();
-            take_evidence(st, h);
+    if (sought* s = st.find(stamp.id)) {
+        if (s->copies++ == 0) {
+            s->first_seen = engine::clock::now();
+            s->first_seen_unix_ms = st.ctx->now_ms();
+            s->folder = folder;
+            if (!st.evidence_taken) {
+                st.evidence_taken = true;
+                take_evidence(st, h);
+            }
         }
         return verdict::ours;
     }
-    const auto& spec = *st.plan->spec;
-    auto deadline_ms = static_cast<std::uint64_t>(spec.deadline.count());
-    if (stamp.probe_name == spec.name && stamp.sent_unix_ms + deadline_ms < st.ctx->now_ms()) {
-        return verdict::leftover;
-    }
-    return verdict::other;
+    return is_old_leftover(st, stamp) ? verdict::leftover : verdict::other;
 }
+
+/// A whole message from the bounce mailbox: a bounce of a message we look for, a bounce of an
+/// old leftover, or anything else. The id counts only when the returned header verifies.
+verdict inspect_bounce(poll_state& st, std::string_view message)
+{
+    if (!st.dsn.read(message).complete()) {
+        return verdict::other;
+    }
+    const auto& rep = st.dsn.report();
+    if (rep.kind == protocols::message::bounce_kind::none || !rep.probe_header) {
+        return verdict::other;
+    }
+    auto check = protocols::message::verify_probe_header(rep.probe_header, st.ctx->key());
+    if (check.verdict != protocols::message::header_verdict::ours) {
+        return verdict::other;
+    }
+    if (sought* s = st.find(check.stamp.id)) {
+        if (!s->bounce) {
+            bounce_info b;
+            const protocols::message::dsn_recipient* pick = nullptr;
+            for (const auto& rcpt : rep.recipients) {
+                if (!pick || protocols::message::unfold(rcpt.action) == "failed") {
+                    pick = &rcpt;
+                }
+            }
+            if (pick) {
+                b.status = protocols::printable(protocols::message::unfold(pick->status), 16);
+                b.diagnostic = protocols::printable(protocols::message::unfold(pick->diagnostic_code), 500);
+                b.recipient = protocols::printable(protocols::message::unfold(pick->final_recipient), 255);
+            }
+            s->bounce = std::move(b);
+        }
+        return verdict::ours;
+    }
+    return is_old_leftover(st, check.stamp) ? verdict::leftover : verdict::other;
+}
+
+/// A mailbox looked at in rounds. Errors come back attributed to their stage.
+class poller {
+public:
+    virtual ~poller() = default;
+    virtual task<engine::result<void>> round() = 0;
+    virtual task<void> close() = 0;
+    /// Session setup plus the last round, in milliseconds.
+    std::int64_t last_ms() const noexcept { return m_setup_ms + m_round_ms; }
+
+protected:
+    std::int64_t m_setup_ms = 0;
+    std::int64_t m_round_ms = 0;
+};
 
 /// UIDs inspected and found not deletable, per folder, while the UIDVALIDITY holds.
 struct folder_memo {
@@ -239,231 +341,292 @@ struct folder_memo {
     std::set<std::uint32_t> checked;
 };
 
-/// One IMAP poll round over `folders`. On an error after our message was found (deleting
-/// it), st->found() is already true: the caller tells a cleanup failure from a fetch failure.
-task<engine::result<void>> imap_round(protocols::imap::session* s, poll_state* st, std::vector<std::string> folders,
-    std::vector<folder_memo>* memos)
-{
-    for (std::size_t f = 0; f < folders.size(); ++f) {
-        auto sel = co_await s->select(folders[f]);
+/// IMAP: one session for all rounds. Probes: INBOX, the junk folder, the extra folders;
+/// bounces: INBOX, searched in the text (the returned header is in the body).
+class imap_poller final : public poller {
+public:
+    imap_poller(poll_state* st, looking_for what, const scenarios::server* server,
+        const scenarios::mailbox* box, protocols::endpoint ep, protocols::transcript* log)
+        : m_st(st), m_what(what), m_server(server), m_box(box), m_ep(std::move(ep)), m_log(log)
+    {
+    }
+
+    task<engine::result<void>> round() override
+    {
+        auto started = engine::clock::now();
+        if (!m_session) {
+            if (auto opened = co_await open(); !opened) {
+                co_return std::move(opened).err();
+            }
+            m_setup_ms = ms_since(started);
+            started = engine::clock::now();
+        }
+        for (std::size_t f = 0; f < m_folders.size() && !m_st->all_settled(); ++f) {
+            if (auto done = co_await folder_round(f); !done) {
+                co_return std::move(done).err();
+            }
+        }
+        m_round_ms = ms_since(started);
+        co_return engine::result<void>{};
+    }
+
+    task<void> close() override
+    {
+        if (m_session) {
+            co_await m_session->logout();
+        }
+    }
+
+private:
+    task<engine::result<void>> open()
+    {
+        auto s = co_await protocols::imap::session::connect(std::move(m_ep), m_log);
+        if (!s) {
+            co_return std::move(s).err().at(stage::connect);
+        }
+        m_session.emplace(std::move(*s));
+        if (m_session->tls_info()) {
+            record_tls(*m_st->out, m_server->name, *m_session->tls_info());
+        }
+        if (auto l = co_await m_session->login(credentials_of(m_box->login)); !l) {
+            co_return std::move(l).err().at(stage::auth);
+        }
+        m_folders = {"INBOX"};
+        if (m_what == looking_for::probes) {
+            auto boxes = co_await m_session->list();
+            if (!boxes) {
+                co_return std::move(boxes).err().at(stage::fetch);
+            }
+            add_folders(*boxes);
+        }
+        m_memos.resize(m_folders.size());
+        co_return engine::result<void>{};
+    }
+
+    void add_folders(const std::vector<protocols::imap::mailbox_info>& boxes)
+    {
+        auto add = [this](const std::string& name) {
+            if (std::find(m_folders.begin(), m_folders.end(), name) == m_folders.end()) {
+                m_folders.push_back(name);
+            }
+        };
+        const auto& junk_names = m_box->junk_folders;
+        std::optional<std::size_t> junk;
+        if (junk_names.empty()) {
+            junk = protocols::imap::find_junk_folder(boxes);
+        } else {
+            std::vector<std::string_view> names(junk_names.begin(), junk_names.end());
+            junk = protocols::imap::find_junk_folder(boxes, names);
+        }
+        if (junk) {
+            m_st->junk_folder = boxes[*junk].name;
+            add(m_st->junk_folder);
+        }
+        for (const auto& extra : m_box->extra_folders) {
+            add(extra);
+        }
+    }
+
+    task<engine::result<void>> folder_round(std::size_t f)
+    {
+        protocols::imap::session& s = *m_session;
+        const std::string& folder = m_folders[f];
+        auto sel = co_await s.select(folder);
         if (!sel) {
             co_return std::move(sel).err();
         }
-        folder_memo& memo = (*memos)[f];
+        folder_memo& memo = m_memos[f];
         if (memo.uidvalidity != sel->uidvalidity) {
             memo.uidvalidity = sel->uidvalidity;
             memo.checked.clear();
         }
-        auto hits = co_await s->uid_search_header(std::string(protocols::message::probe_header_name), st->search_value);
+        engine::result<std::vector<std::uint32_t>> hits = std::vector<std::uint32_t>{};
+        if (m_what == looking_for::probes) {
+            hits = co_await s.uid_search_header(std::string(protocols::message::probe_header_name), m_st->search_value);
+        } else {
+            hits = co_await s.uid_search_text(m_st->search_value);
+        }
         if (!hits) {
             co_return std::move(hits).err();
         }
         std::vector<std::uint32_t> fresh;
         std::sort(hits->begin(), hits->end(), std::greater<>());
         for (auto uid : *hits) {
-            if (!memo.checked.contains(uid) && fresh.size() < max_headers_per_round) {
+            if (!memo.checked.contains(uid) && fresh.size() < max_messages_per_round) {
                 fresh.push_back(uid);
             }
         }
         if (fresh.empty()) {
-            continue;
+            co_return engine::result<void>{};
         }
-        auto fetched = co_await s->uid_fetch_headers(fresh);
+        engine::result<std::vector<protocols::imap::fetched_message>> fetched =
+            std::vector<protocols::imap::fetched_message>{};
+        if (m_what == looking_for::probes) {
+            fetched = co_await s.uid_fetch_headers(std::move(fresh));
+        } else {
+            fetched = co_await s.uid_fetch_messages(std::move(fresh));
+        }
         if (!fetched) {
             co_return std::move(fetched).err();
         }
         std::vector<std::uint32_t> doomed;
-        std::size_t ours = 0;
         for (const auto& m : *fetched) {
-            switch (inspect(*st, m.header)) {
-            case verdict::ours:
-                ++ours;
-                doomed.push_back(m.uid);
-                break;
-            case verdict::leftover:
-                doomed.push_back(m.uid);
-                break;
-            case verdict::other:
+            verdict v = m_what == looking_for::probes ? inspect(*m_st, m.section, folder) : inspect_bounce(*m_st, m.section);
+            if (v == verdict::other) {
                 memo.checked.insert(m.uid);
-                break;
+            } else {
+                doomed.push_back(m.uid);
             }
         }
-        if (ours > 0) {
-            st->copies += ours;
-            st->folder = folders[f];
-        }
         if (!doomed.empty()) {
-            if (auto del = co_await s->uid_delete(std::move(doomed)); !del) {
+            if (auto del = co_await s.uid_delete(std::move(doomed)); !del) {
                 co_return std::move(del).err();
             }
         }
-        if (st->found()) {
-            co_return engine::result<void>{};
-        }
+        co_return engine::result<void>{};
     }
-    co_return engine::result<void>{};
+
+    poll_state* m_st;
+    looking_for m_what;
+    const scenarios::server* m_server;
+    const scenarios::mailbox* m_box;
+    protocols::endpoint m_ep;
+    protocols::transcript* m_log;
+    std::optional<protocols::imap::session> m_session;
+    std::vector<std::string> m_folders;
+    std::vector<folder_memo> m_memos;
+};
+
+/// POP3: a fresh session every round (a session shows the snapshot taken at login), INBOX
+/// only. UIDL, TOP for the messages not inspected yet (bounces: RETR of the ones whose
+/// headers say bounce), DELE ours and leftovers, QUIT to commit.
+class pop3_poller final : public poller {
+public:
+    pop3_poller(poll_state* st, looking_for what, const scenarios::server* server,
+        const scenarios::mailbox* box, protocols::endpoint ep, protocols::transcript* log)
+        : m_st(st), m_what(what), m_server(server), m_box(box), m_ep(std::move(ep)), m_log(log)
+    {
+    }
+
+    task<engine::result<void>> round() override
+    {
+        auto started = engine::clock::now();
+        auto s = co_await protocols::pop3::session::connect(m_ep, m_log);
+        if (!s) {
+            co_return std::move(s).err().at(stage::connect);
+        }
+        if (!m_tls_recorded && s->tls_info()) {
+            record_tls(*m_st->out, m_server->name, *s->tls_info());
+            m_tls_recorded = true;
+        }
+        auto done = co_await look(*s);
+        if (!done) {
+            co_await s->close();
+            co_return std::move(done).err();
+        }
+        m_round_ms = ms_since(started);
+        co_return engine::result<void>{};
+    }
+
+    task<void> close() override { co_return; }
+
+private:
+    task<engine::result<void>> look(protocols::pop3::session& s)
+    {
+        if (auto l = co_await s.login(credentials_of(m_box->login)); !l) {
+            co_return std::move(l).err().at(stage::auth);
+        }
+        auto list = co_await s.uidl();
+        if (!list) {
+            co_return std::move(list).err();
+        }
+        std::size_t fetched = 0;
+        std::vector<std::uint32_t> doomed;
+        for (auto it = list->rbegin(); it != list->rend() && fetched < max_messages_per_round; ++it) {
+            if (m_checked.contains(it->uid)) {
+                continue;
+            }
+            ++fetched;
+            auto header = co_await s.top_headers(it->msgno);
+            if (!header) {
+                co_return std::move(header).err();
+            }
+            verdict v = verdict::other;
+            if (m_what == looking_for::probes) {
+                v = inspect(*m_st, *header, "INBOX");
+            } else if (is_bounce(*header)) {
+                auto whole = co_await s.retr(it->msgno);
+                if (!whole) {
+                    co_return std::move(whole).err();
+                }
+                v = inspect_bounce(*m_st, *whole);
+            }
+            if (v == verdict::other) {
+                m_checked.insert(it->uid);
+            } else {
+                doomed.push_back(it->msgno);
+            }
+        }
+        for (auto msgno : doomed) {
+            if (auto d = co_await s.dele(msgno); !d) {
+                co_return std::move(d).err();
+            }
+        }
+        auto q = co_await s.quit();
+        if (!q && !doomed.empty()) {
+            co_return std::move(q).err();
+        }
+        co_return engine::result<void>{};
+    }
+
+    bool is_bounce(std::string_view header)
+    {
+        return m_st->reader.read(header).complete()
+            && protocols::message::classify_arrival(m_st->reader.headers(), m_st->ctx->key()).kind
+            == protocols::message::arrival::bounce;
+    }
+
+    poll_state* m_st;
+    looking_for m_what;
+    const scenarios::server* m_server;
+    const scenarios::mailbox* m_box;
+    protocols::endpoint m_ep;
+    protocols::transcript* m_log;
+    std::set<std::string> m_checked;   // UIDLs inspected and left alone
+    bool m_tls_recorded = false;
+};
+
+std::unique_ptr<poller> make_poller(poll_state* st, looking_for what, const scenarios::server& server,
+    const scenarios::mailbox& box, protocols::endpoint ep, protocols::transcript* log)
+{
+    if (server.protocol == scenarios::protocol_kind::pop3) {
+        return std::make_unique<pop3_poller>(st, what, &server, &box, std::move(ep), log);
+    }
+    return std::make_unique<imap_poller>(st, what, &server, &box, std::move(ep), log);
 }
 
-/// The IMAP side: one session for the whole poll.
-task<void> poll_imap(poll_state* st, protocols::endpoint ep, protocols::credentials creds, engine::deadline until,
-    protocols::transcript* log)
+/// Polls the fetch mailbox (and the bounce mailbox, if any) until every message looked for
+/// is found or bounced, or `until` passes: one round when it has passed already.
+task<void> poll(poll_state* st, poller* mailbox, poller* bounces, engine::deadline until)
 {
     result& r = *st->out;
-    const auto& plan = *st->plan;
-    auto started = engine::clock::now();
-    auto s = co_await protocols::imap::session::connect(std::move(ep), log);
-    if (!s) {
-        fail(r, std::move(s).err(), stage::connect);
-        co_return;
-    }
-    if (s->tls_info()) {
-        record_tls(r, plan.fetch_server->name, *s->tls_info());
-    }
-    if (auto l = co_await s->login(std::move(creds)); !l) {
-        fail(r, std::move(l).err(), stage::auth);
-        co_await s->logout();
-        co_return;
-    }
-    auto boxes = co_await s->list();
-    if (!boxes) {
-        fail(r, std::move(boxes).err(), stage::fetch);
-        co_await s->logout();
-        co_return;
-    }
-    auto setup_ms = ms_since(started);
-
-    std::vector<std::string> folders{"INBOX"};
-    auto add_folder = [&folders](const std::string& name) {
-        if (std::find(folders.begin(), folders.end(), name) == folders.end()) {
-            folders.push_back(name);
-        }
-    };
-    const auto& junk_names = plan.fetch->junk_folders;
-    std::optional<std::size_t> junk;
-    if (junk_names.empty()) {
-        junk = protocols::imap::find_junk_folder(*boxes);
-    } else {
-        std::vector<std::string_view> names(junk_names.begin(), junk_names.end());
-        junk = protocols::imap::find_junk_folder(*boxes, names);
-    }
-    if (junk) {
-        st->junk_folder = (*boxes)[*junk].name;
-        add_folder(st->junk_folder);
-    }
-    for (const auto& extra : plan.fetch->extra_folders) {
-        add_folder(extra);
-    }
-    std::vector<folder_memo> memos(folders.size());
-
     for (;;) {
-        auto round_start = engine::clock::now();
-        auto done = co_await imap_round(&*s, st, folders, &memos);
+        auto done = co_await mailbox->round();
         if (!done) {
-            fail(r, std::move(done).err(), st->found() ? stage::cleanup : stage::fetch);
-            break;
-        }
-        if (st->found()) {
-            r.ms.fetch = setup_ms + ms_since(round_start);
-            break;
-        }
-        auto now = engine::clock::now();
-        if (now >= until) {
-            break;
-        }
-        if (!co_await engine::sleep_until(std::min(now + plan.spec->poll, until))) {
-            fail(r, make_error(stage::deliver, errc::cancelled, "cancelled while waiting for the message"),
-                stage::deliver);
-            break;
-        }
-    }
-    co_await s->logout();
-}
-
-/// One POP3 round: a fresh session (POP3 shows a snapshot taken at login), UIDL, TOP for the
-/// messages not inspected yet, DELE ours and leftovers, QUIT to commit. `checked` keeps the
-/// UIDs inspected and left alone.
-task<engine::result<void>> pop3_round(poll_state* st, protocols::endpoint ep, protocols::credentials creds,
-    protocols::transcript* log, std::set<std::string>* checked, bool* tls_recorded)
-{
-    auto s = co_await protocols::pop3::session::connect(std::move(ep), log);
-    if (!s) {
-        co_return std::move(s).err();
-    }
-    if (!*tls_recorded && s->tls_info()) {
-        record_tls(*st->out, st->plan->fetch_server->name, *s->tls_info());
-        *tls_recorded = true;
-    }
-    if (auto l = co_await s->login(std::move(creds)); !l) {
-        co_await s->close();
-        co_return std::move(l).err();
-    }
-    auto list = co_await s->uidl();
-    if (!list) {
-        co_await s->close();
-        co_return std::move(list).err();
-    }
-    std::size_t fetched = 0;
-    std::size_t ours = 0;
-    std::vector<std::uint32_t> doomed;
-    for (auto it = list->rbegin(); it != list->rend() && fetched < max_headers_per_round; ++it) {
-        if (checked->contains(it->uid)) {
-            continue;
-        }
-        ++fetched;
-        auto header = co_await s->top_headers(it->msgno);
-        if (!header) {
-            co_await s->close();
-            co_return std::move(header).err();
-        }
-        switch (inspect(*st, *header)) {
-        case verdict::ours:
-            ++ours;
-            doomed.push_back(it->msgno);
-            break;
-        case verdict::leftover:
-            doomed.push_back(it->msgno);
-            break;
-        case verdict::other:
-            checked->insert(it->uid);
-            break;
-        }
-    }
-    if (ours > 0) {
-        st->copies += ours;
-        st->folder = "INBOX";
-    }
-    for (auto msgno : doomed) {
-        if (auto d = co_await s->dele(msgno); !d) {
-            co_await s->close();
-            co_return std::move(d).err();
-        }
-    }
-    auto q = co_await s->quit();
-    if (!q && !doomed.empty()) {
-        co_return std::move(q).err();
-    }
-    co_return engine::result<void>{};
-}
-
-task<void> poll_pop3(poll_state* st, protocols::endpoint ep, protocols::credentials creds, engine::deadline until,
-    protocols::transcript* log)
-{
-    result& r = *st->out;
-    std::set<std::string> checked;
-    bool tls_recorded = false;
-    for (;;) {
-        auto round_start = engine::clock::now();
-        auto done = co_await pop3_round(st, ep, creds, log, &checked, &tls_recorded);
-        if (!done) {
-            fail(r, std::move(done).err(), st->found() ? stage::cleanup : stage::fetch);
+            fail(r, std::move(done).err(), st->any_found() ? stage::cleanup : stage::fetch);
             co_return;
         }
-        if (st->found()) {
-            r.ms.fetch = ms_since(round_start);
-            co_return;
+        if (st->any_found() && st->fetch_ms == 0) {
+            st->fetch_ms = mailbox->last_ms();
+        }
+        if (bounces && !st->all_settled()) {
+            if (auto b = co_await bounces->round(); !b) {
+                r.warnings.push_back("the bounce mailbox could not be read: " + std::move(b).err().describe());
+                bounces = nullptr;
+            }
         }
         auto now = engine::clock::now();
-        if (now >= until) {
+        if (st->all_settled() || now >= until) {
             co_return;
         }
         if (!co_await engine::sleep_until(std::min(now + st->plan->spec->poll, until))) {
@@ -472,6 +635,149 @@ task<void> poll_pop3(poll_state* st, protocols::endpoint ep, protocols::credenti
             co_return;
         }
     }
+}
+
+/// Opens the pollers of the plan and polls; a fetch endpoint that cannot be made is a Down
+/// at tls, a bounce endpoint only a warning.
+task<void> look(poll_state* st, engine::deadline until, protocols::transcript* trace)
+{
+    const auto& plan = *st->plan;
+    result& r = *st->out;
+    auto fetch_ep = endpoint_for(*plan.fetch_server, *st->ctx);
+    if (!fetch_ep) {
+        fail(r, std::move(fetch_ep).err(), stage::tls);
+        co_return;
+    }
+    if (trace) {
+        trace->note(fmt::format("{} via {}", scenarios::to_string(plan.fetch_server->protocol), plan.fetch_server->name));
+    }
+    auto mailbox = make_poller(st, looking_for::probes, *plan.fetch_server, *plan.fetch, std::move(*fetch_ep), trace);
+    std::unique_ptr<poller> bounces;
+    if (plan.bounce) {
+        if (auto ep = endpoint_for(*plan.bounce_server, *st->ctx); ep) {
+            bounces = make_poller(st, looking_for::bounces, *plan.bounce_server, *plan.bounce, std::move(*ep), trace);
+        } else {
+            r.warnings.push_back("the bounce mailbox cannot be watched: " + std::move(ep).err().describe());
+        }
+    }
+    co_await poll(st, mailbox.get(), bounces.get(), until);
+    co_await mailbox->close();
+    if (bounces) {
+        co_await bounces->close();
+    }
+}
+
+/// This run's message as the server accepted it.
+struct sent_probe {
+    protocols::message::probe_id id;
+    engine::clock::time_point accepted;   // the 250 after DATA, on our steady clock
+    std::uint64_t accepted_unix_ms = 0;   // the same moment on our wall clock
+};
+
+/// Builds and submits this run's message; on failure `r` is Down at its stage.
+task<std::optional<sent_probe>> send_probe(const scenarios::probe_plan* plan, context* ctx, result* r,
+    protocols::transcript* trace)
+{
+    const scenarios::probe& spec = *plan->spec;
+    auto sent_ms = ctx->now_ms();
+    auto id = ctx->ids().next(sent_ms);
+    r->probe_id = id.to_string();
+    protocols::message::message_spec ms;
+    ms.from = spec.from;
+    ms.to = spec.to;
+    ms.probe_name = spec.name;
+    ms.id = id;
+    ms.sent_unix_ms = sent_ms;
+    auto built = protocols::message::build_message(ms, ctx->key());
+    if (built.error != protocols::message::build_error::none) {
+        fail(*r, make_error(stage::scenario, errc::invalid_argument,
+            fmt::format("cannot build the probe message: {}", protocols::message::describe(built.error))),
+            stage::scenario);
+        co_return std::nullopt;
+    }
+
+    auto smtp_ep = endpoint_for(*plan->send_via, *ctx);
+    if (!smtp_ep) {
+        fail(*r, std::move(smtp_ep).err(), stage::tls);
+        co_return std::nullopt;
+    }
+    protocols::smtp::send_request req;
+    req.server = std::move(*smtp_ep);
+    if (plan->send_via->auth) {
+        req.auth = credentials_of(*plan->send_via->auth);
+    }
+    req.helo_name = ctx->helo_name.empty() ? std::string(scenarios::domain_of(spec.from)) : ctx->helo_name;
+    req.mail_from = spec.from;
+    req.recipients.push_back(spec.to);
+    req.message = std::move(built.text);
+    if (trace) {
+        trace->note(fmt::format("SMTP via {}", plan->send_via->name));
+    }
+    auto send_start = engine::clock::now();
+    auto sent = co_await protocols::smtp::send(std::move(req), trace);
+    if (!sent) {
+        fail(*r, std::move(sent).err(), stage::send);
+        co_return std::nullopt;
+    }
+    const auto& t = sent->timings;
+    r->ms.smtp_connect = t.connect_ms;
+    r->ms.smtp_tls = t.tls_ms;
+    r->ms.smtp_auth = t.auth_ms;
+    r->ms.smtp_transaction = sent->transaction_ms;
+    r->server_reply = sent->final_reply;
+    if (sent->tls) {
+        record_tls(*r, plan->send_via->name, *sent->tls);
+    }
+    // The 250 after DATA came when the phases before QUIT were over.
+    auto now = engine::clock::now();
+    auto accepted = std::min(now,
+        send_start + milliseconds(t.connect_ms + t.tls_ms + t.greeting_ms + t.auth_ms + sent->transaction_ms));
+    co_return sent_probe{id, accepted, ctx->now_ms() - static_cast<std::uint64_t>(ms_since(accepted, now))};
+}
+
+/// The verdict on a message that was found: copies, latency, and the junk folder.
+void judge_found(result& r, const scenarios::probe& spec, const sought& s, const std::string& junk_folder,
+    bool check_latency)
+{
+    r.folder = s.folder;
+    if (s.copies > 1) {
+        r.warnings.push_back(s.copies == 2 ? std::string("delivered twice") : fmt::format("delivered {} times", s.copies));
+    }
+    if (check_latency && r.ms.delivery > spec.warn_latency.count()) {
+        r.warnings.push_back(fmt::format("delivery took {} ms, above the {} ms warning level", r.ms.delivery,
+            spec.warn_latency.count()));
+    }
+    // Extra folders are places the mailbox owner files mail on purpose: only the junk
+    // folder is a failed delivery.
+    if (junk_folder.empty() || s.folder != junk_folder) {
+        return;
+    }
+    std::string why = fmt::format("filed as spam in {}", protocols::printable(s.folder, 255));
+    if (spec.junk == scenarios::junk_policy::warning) {
+        r.warnings.push_back(why);
+        if (r.outcome != status::down) {
+            r.stage = stage::deliver;
+            r.reason = std::move(why);
+        }
+    } else if (r.outcome == status::down) {
+        // The cleanup failed too; the junk filing is the finding that matters.
+        r.warnings.push_back(r.reason);
+        r.stage = stage::deliver;
+        r.reason = std::move(why);
+    } else {
+        r.outcome = status::down;
+        r.stage = stage::deliver;
+        r.reason = std::move(why);
+    }
+}
+
+void judge_bounce(result& r, const bounce_info& b)
+{
+    r.outcome = status::down;
+    r.stage = stage::deliver;
+    r.reason = fmt::format("bounced{}{}", b.status.empty() ? "" : " with status " + b.status,
+        b.recipient.empty() ? "" : " for " + b.recipient);
+    r.server_reply = b.diagnostic;
 }
 
 /// The rules that apply to every result: certificate expiry and insecure TLS.
@@ -495,148 +801,154 @@ void tls_warnings(result& r, const scenarios::probe& spec, std::uint64_t now_ms)
     }
 }
 
+result begin_result(const scenarios::probe& spec)
+{
+    result r;
+    r.tenant = spec.tenant;
+    r.probe = spec.name;
+    r.topology = spec.topology;
+    r.outcome = status::up;   // until a stage fails; finish() turns warnings into Warning
+    return r;
+}
+
+void finish(result& r, const scenarios::probe& spec, const context& ctx, engine::clock::time_point started,
+    const protocols::transcript* trace)
+{
+    tls_warnings(r, spec, ctx.now_ms());
+    if (r.outcome == status::up || r.outcome == status::warning) {
+        r.outcome = r.warnings.empty() ? status::up : status::warning;
+    }
+    r.ms.total = ms_since(started);
+    if (trace) {
+        r.transcript = trace->text();
+    }
+}
+
+poll_state make_poll_state(const scenarios::probe_plan* plan, context* ctx, result* r)
+{
+    poll_state st;
+    st.plan = plan;
+    st.ctx = ctx;
+    st.out = r;
+    st.search_value = fmt::format("p={};", plan->spec->name);
+    return st;
+}
+
 } // namespace
 
 task<result> run_once(scenarios::probe_plan plan, context& ctx)
 {
     auto started = engine::clock::now();
     const scenarios::probe& spec = *plan.spec;
-    result r;
-    r.tenant = spec.tenant;
-    r.probe = spec.name;
-    r.topology = spec.topology;
-    r.outcome = status::up;   // until a stage fails; finish() turns warnings into Warning
+    result r = begin_result(spec);
     protocols::transcript log;
     protocols::transcript* trace = ctx.trace ? &log : nullptr;
-    auto finish = [&]() {
-        tls_warnings(r, spec, ctx.now_ms());
-        if (r.outcome != status::down) {
-            r.outcome = r.warnings.empty() ? status::up : status::warning;
-        }
-        r.ms.total = ms_since(started);
-        if (trace) {
-            r.transcript = log.text();
-        }
-    };
 
-    // Build.
-    auto sent_ms = ctx.now_ms();
-    auto id = ctx.ids().next(sent_ms);
-    r.probe_id = id.to_string();
-    protocols::message::message_spec ms;
-    ms.from = spec.from;
-    ms.to = spec.to;
-    ms.probe_name = spec.name;
-    ms.id = id;
-    ms.sent_unix_ms = sent_ms;
-    auto built = protocols::message::build_message(ms, ctx.key());
-    if (built.error != protocols::message::build_error::none) {
-        fail(r, make_error(stage::scenario, errc::invalid_argument,
-            fmt::format("cannot build the probe message: {}", protocols::message::describe(built.error))),
-            stage::scenario);
-        finish();
-        co_return r;
-    }
-
-    // Send.
-    auto smtp_ep = endpoint_for(*plan.send_via, ctx);
-    if (!smtp_ep) {
-        fail(r, std::move(smtp_ep).err(), stage::tls);
-        finish();
-        co_return r;
-    }
-    protocols::smtp::send_request req;
-    req.server = std::move(*smtp_ep);
-    if (plan.send_via->auth) {
-        req.auth = credentials_of(*plan.send_via->auth);
-    }
-    req.helo_name = ctx.helo_name.empty() ? std::string(scenarios::domain_of(spec.from)) : ctx.helo_name;
-    req.mail_from = spec.from;
-    req.recipients.push_back(spec.to);
-    req.message = std::move(built.text);
-    log.note(fmt::format("SMTP via {}", plan.send_via->name));
-    auto send_start = engine::clock::now();
-    auto sent = co_await protocols::smtp::send(std::move(req), trace);
-    if (!sent) {
-        fail(r, std::move(sent).err(), stage::send);
-        finish();
-        co_return r;
-    }
-    const auto& t = sent->timings;
-    r.ms.smtp_connect = t.connect_ms;
-    r.ms.smtp_tls = t.tls_ms;
-    r.ms.smtp_auth = t.auth_ms;
-    r.ms.smtp_transaction = sent->transaction_ms;
-    r.server_reply = sent->final_reply;
-    if (sent->tls) {
-        record_tls(r, plan.send_via->name, *sent->tls);
-    }
-    // The 250 after DATA came when the phases before QUIT were over.
-    auto accepted = std::min(engine::clock::now(),
-        send_start + milliseconds(t.connect_ms + t.tls_ms + t.greeting_ms + t.auth_ms + sent->transaction_ms));
-    auto until = accepted + spec.deadline;
-
-    // Poll and delete.
-    auto fetch_ep = endpoint_for(*plan.fetch_server, ctx);
-    if (!fetch_ep) {
-        fail(r, std::move(fetch_ep).err(), stage::tls);
-        finish();
-        co_return r;
-    }
-    poll_state st;
-    st.plan = &plan;
-    st.ctx = &ctx;
-    st.out = &r;
-    st.id = id;
-    st.search_value = fmt::format("p={};", spec.name);
-    log.note(fmt::format("{} via {}", scenarios::to_string(plan.fetch_server->protocol), plan.fetch_server->name));
-    auto creds = credentials_of(plan.fetch->login);
-    if (plan.fetch_server->protocol == scenarios::protocol_kind::pop3) {
-        co_await poll_pop3(&st, std::move(*fetch_ep), std::move(creds), until, trace);
-    } else {
-        co_await poll_imap(&st, std::move(*fetch_ep), std::move(creds), until, trace);
-    }
-
-    // Verdict.
-    if (st.found()) {
-        r.folder = st.folder;
-        r.ms.delivery = std::max<std::int64_t>(0, ms_since(accepted, st.first_seen));
-        if (st.copies > 1) {
-            r.warnings.push_back(st.copies == 2 ? std::string("delivered twice")
-                                                : fmt::format("delivered {} times", st.copies));
+    auto sent = co_await send_probe(&plan, &ctx, &r, trace);
+    if (sent) {
+        poll_state st = make_poll_state(&plan, &ctx, &r);
+        st.wanted.push_back(sought_for(sent->id, sent->accepted_unix_ms));
+        co_await look(&st, sent->accepted + spec.deadline, trace);
+        const sought& s = st.wanted.front();
+        if (s.copies > 0) {
+            r.ms.fetch = st.fetch_ms;
+            r.ms.delivery = std::max<std::int64_t>(0, ms_since(sent->accepted, s.first_seen));
+            judge_found(r, spec, s, st.junk_folder, true);
+        } else if (r.outcome != status::down && s.bounce) {
+            judge_bounce(r, *s.bounce);
+        } else if (r.outcome != status::down) {
+            r.outcome = status::down;
+            r.stage = stage::deliver;
+            r.reason = fmt::format("not delivered within {}", seconds_text(spec.deadline));
         }
-        if (r.ms.delivery > spec.warn_latency.count()) {
-            r.warnings.push_back(fmt::format("delivery took {} ms, above the {} ms warning level", r.ms.delivery,
-                spec.warn_latency.count()));
-        }
-        // Extra folders are places the mailbox owner files mail on purpose: only the junk
-        // folder is a failed delivery.
-        if (!st.junk_folder.empty() && st.folder == st.junk_folder) {
-            std::string why = fmt::format("filed as spam in {}", protocols::printable(st.folder, 255));
-            if (spec.junk == scenarios::junk_policy::warning) {
-                r.warnings.push_back(why);
-                if (r.outcome != status::down) {
-                    r.stage = stage::deliver;
-                    r.reason = std::move(why);
-                }
-            } else if (r.outcome == status::down) {
-                // The cleanup failed too; the junk filing is the finding that matters.
-                r.warnings.push_back(r.reason);
-                r.stage = stage::deliver;
-                r.reason = std::move(why);
-            } else {
-                r.outcome = status::down;
-                r.stage = stage::deliver;
-                r.reason = std::move(why);
+    }
+    finish(r, spec, ctx, started, trace);
+    co_return r;
+}
+
+task<next_poll_result> run_next_poll(scenarios::probe_plan plan, context& ctx, std::vector<outstanding> earlier)
+{
+    auto started = engine::clock::now();
+    const scenarios::probe& spec = *plan.spec;
+    next_poll_result out;
+    result& r = out.r;
+    r = begin_result(spec);
+    r.next_poll = true;
+    protocols::transcript log;
+    protocols::transcript* trace = ctx.trace ? &log : nullptr;
+
+    // One look for what earlier runs sent, also when nothing is outstanding: it proves the
+    // login and clears leftovers.
+    poll_state st = make_poll_state(&plan, &ctx, &r);
+    for (const auto& e : earlier) {
+        st.wanted.push_back(sought_for(e.id, e.sent_unix_ms));
+    }
+    co_await look(&st, engine::clock::now(), trace);
+    std::optional<result> fetch_failure;
+    if (r.outcome == status::down) {
+        fetch_failure = r;
+        r.outcome = status::up;
+        r.stage = stage::none;
+        r.reason.clear();
+        r.server_reply.clear();
+    }
+    auto now_ms = ctx.now_ms();
+    auto deadline_ms = static_cast<std::uint64_t>(spec.deadline.count());
+    const sought* found = nullptr;     // the newest found
+    const sought* bounced = nullptr;
+    const sought* lost = nullptr;      // the oldest overdue
+    for (const auto& s : st.wanted) {
+        if (s.copies > 0) {
+            if (!found || s.sent_unix_ms > found->sent_unix_ms) {
+                found = &s;
             }
+        } else if (s.bounce) {
+            bounced = bounced ? bounced : &s;
+        } else if (!fetch_failure && s.sent_unix_ms + deadline_ms < now_ms) {
+            lost = lost ? lost : &s;
+        } else {
+            out.for_next_run.push_back({s.id, s.sent_unix_ms});
         }
-    } else if (r.outcome != status::down) {
+    }
+
+    auto sent = co_await send_probe(&plan, &ctx, &r, trace);
+    if (sent) {
+        out.for_next_run.push_back({sent->id, sent->accepted_unix_ms});
+    }
+    if (out.for_next_run.size() > max_outstanding) {
+        auto dropped = out.for_next_run.size() - max_outstanding;
+        out.for_next_run.erase(out.for_next_run.begin(), out.for_next_run.begin() + static_cast<std::ptrdiff_t>(dropped));
+        r.warnings.push_back(fmt::format("gave up on {} outstanding message{} (at most {} are kept)", dropped,
+            dropped == 1 ? "" : "s", max_outstanding));
+    }
+
+    if (!sent) {
+        if (fetch_failure) {
+            r.warnings.push_back("the fetch failed too: " + fetch_failure->reason);
+        }
+    } else if (fetch_failure) {
+        r.outcome = status::down;
+        r.stage = fetch_failure->stage;
+        r.reason = std::move(fetch_failure->reason);
+        r.server_reply = std::move(fetch_failure->server_reply);
+    } else if (bounced) {
+        judge_bounce(r, *bounced->bounce);
+    } else if (lost) {
         r.outcome = status::down;
         r.stage = stage::deliver;
-        r.reason = fmt::format("not delivered within {}", seconds_text(spec.deadline));
+        r.reason = fmt::format("not delivered within {} (message {} sent {} ago by an earlier run)",
+            seconds_text(spec.deadline), lost->id.to_string(),
+            seconds_text(milliseconds((now_ms - lost->sent_unix_ms) / 1000 * 1000)));
+    } else if (found) {
+        r.ms.fetch = st.fetch_ms;
+        r.ms.delivery = static_cast<std::int64_t>(found->first_seen_unix_ms - std::min(found->first_seen_unix_ms,
+            found->sent_unix_ms));
+        judge_found(r, spec, *found, st.junk_folder, false);
+    } else {
+        r.outcome = status::pending;
     }
-    finish();
-    co_return r;
+    finish(r, spec, ctx, started, trace);
+    co_return out;
 }
 
 } // namespace probe

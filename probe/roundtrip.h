@@ -3,13 +3,24 @@
 // from the server's 250 after DATA, passes; then delete it. The result says Up, Warning or
 // Down with the stage, our reason and the server's own words.
 //
+// Two modes. run_once() polls within the run (the default). run_next_poll() is the classic
+// monitors' mode for cron and Nagios-style schedulers: look once for the messages earlier runs
+// sent, then send this run's message for the next run to find; the caller keeps the
+// outstanding ids between runs (probe/state_file.h).
+//
+// Bounces: when the probe names a bounce mailbox, every poll round also looks there for a
+// delivery status notification (RFC 3464) whose returned header carries one of our ids under
+// our HMAC; one found ends the wait at once as Down at stage deliver with the DSN's status and
+// diagnostic. Failing to read the bounce mailbox is a warning, never the probe's verdict.
+//
 // What it refuses to touch: a message is ours only when its X-Mailprobe field verifies under
-// the deployment's HMAC key and it is not a bounce (classify_arrival); forgeries, bounces and
-// everyone else's mail are never deleted. Besides this run's message it deletes only older
+// the deployment's HMAC key and it is not a bounce (classify_arrival); forgeries and everyone
+// else's mail are never deleted. Besides the messages it looks for it deletes only older
 // leftovers of the same probe name that verify and were sent more than the probe's deadline
-// ago. IMAP keeps one session for the whole poll (INBOX, then the junk folder, then the extra
-// folders, re-selected every round); POP3 opens a new session every round because a POP3
-// session sees a snapshot of the maildrop, and it looks only at INBOX.
+// ago, and, in the bounce mailbox, the bounces of our own messages. IMAP keeps one session for
+// the whole poll (INBOX, then the junk folder, then the extra folders, re-selected every
+// round); POP3 opens a new session every round because a POP3 session sees a snapshot of the
+// maildrop, and it looks only at INBOX.
 //
 // Nothing throws and every wait has a deadline: the sessions' own per-command deadlines, the
 // sleeps between polls end at the probe's deadline. Single-threaded: runs on the thread's
@@ -30,6 +41,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace probe {
 
@@ -68,5 +80,27 @@ private:
 /// Runs `plan` once: send, poll, delete. Always returns a result (Down with its stage on
 /// any failure); a stop request ends it as Down with reason "cancelled".
 engine::task<result> run_once(scenarios::probe_plan plan, context& ctx);
+
+/// A probe message sent by an earlier run and not seen yet.
+struct outstanding {
+    protocols::message::probe_id id;
+    std::uint64_t sent_unix_ms = 0;   // our clock when the server accepted it
+};
+
+/// The most messages a probe keeps outstanding; older ones are given up as lost.
+inline constexpr std::size_t max_outstanding = 64;
+
+struct next_poll_result {
+    result r;
+    std::vector<outstanding> for_next_run;   // what the next run looks for, oldest first
+};
+
+/// Next-poll mode: one look for `earlier` (and bounces of them), then this run's message.
+/// The verdict: Down when an earlier message is overdue (sent more than the deadline ago and
+/// not found) or bounced, when the fetch fails, or when this run cannot send; Up when an
+/// earlier message was found (delivery = first seen minus sent, on our clock, so it is "seen
+/// by", bounded by the gap between runs); Pending when nothing was due yet (the first run).
+engine::task<next_poll_result> run_next_poll(scenarios::probe_plan plan, context& ctx,
+    std::vector<outstanding> earlier);
 
 } // namespace probe

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace report {
 namespace {
 
@@ -40,8 +42,9 @@ std::string to_json(const probe::result& r)
     out += fmt::format("\"tenant\":{},\"probe\":{},\"topology\":{},\"status\":{},\"stage\":{},", quoted(r.tenant),
         quoted(r.probe), r.topology, quoted(probe::to_string(r.outcome)),
         r.stage == engine::stage::none ? std::string("null") : quoted(engine::to_string(r.stage)));
-    out += fmt::format("\"reason\":{},\"server_reply\":{},\"probe_id\":{},\"folder\":{},", quoted(r.reason),
-        quoted(r.server_reply), quoted(r.probe_id), quoted(r.folder));
+    out += fmt::format("\"reason\":{},\"server_reply\":{},\"probe_id\":{},\"mode\":{},\"folder\":{},",
+        quoted(r.reason), quoted(r.server_reply), quoted(r.probe_id), r.next_poll ? "\"next-poll\"" : "\"poll\"",
+        quoted(r.folder));
     out += fmt::format("\"ms\":{{\"smtp_connect\":{},\"smtp_tls\":{},\"smtp_auth\":{},\"smtp_transaction\":{},"
                        "\"delivery\":{},\"fetch\":{},\"total\":{}}},",
         r.ms.smtp_connect, r.ms.smtp_tls, r.ms.smtp_auth, r.ms.smtp_transaction, r.ms.delivery, r.ms.fetch, r.ms.total);
@@ -85,10 +88,12 @@ std::string to_text_reason(const probe::result& r)
 
 std::string to_text(const probe::result& r)
 {
-    std::string head = fmt::format("{:<7} {}/{} (topology {})", r.outcome == probe::status::up ? "UP"
-            : r.outcome == probe::status::warning                                              ? "WARNING"
-                                                                                               : "DOWN",
-        r.tenant, r.probe, r.topology);
+    std::string state(probe::to_string(r.outcome));
+    std::transform(state.begin(), state.end(), state.begin(), [](char c) { return static_cast<char>(c - 'a' + 'A'); });
+    std::string head = fmt::format("{:<7} {}/{} (topology {})", state, r.tenant, r.probe, r.topology);
+    if (r.outcome == probe::status::pending) {
+        return head + fmt::format(": sent {}; the next run looks for it", r.probe_id);
+    }
     if (r.outcome == probe::status::down) {
         head += ": " + to_text_reason(r);
         if (!r.server_reply.empty() && r.reason.find(r.server_reply) == std::string::npos) {
@@ -96,7 +101,8 @@ std::string to_text(const probe::result& r)
         }
         return head;
     }
-    head += fmt::format(": delivered in {} ms to {}, {} hop{}, round trip {} ms", r.ms.delivery,
+    head += fmt::format(": {} {} ms to {}, {} hop{}, round trip {} ms",
+        r.next_poll ? "seen by the next run after" : "delivered in", r.ms.delivery,
         r.folder.empty() ? std::string("?") : r.folder, r.hops.size(), r.hops.size() == 1 ? "" : "s", r.ms.total);
     for (const auto& w : r.warnings) {
         head += "; " + w;

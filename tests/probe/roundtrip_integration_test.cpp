@@ -1,13 +1,15 @@
 // The probe lifecycle against the real loopback Postfix + Dovecot of tests/servers: the six
 // topologies Up over IMAP and over POP3 (3 and 6 through the fwd@ aliases; internal zone =
 // 127.0.0.10), the Junk filing of junk@, a wrong password, an unknown user and blackhole@
-// that never delivers. Facts come from the JSON file named by MAILPROBE_SERVERS_JSON; without
+// that never delivers; a bounce from the other organisation seen in the sender's mailbox
+// long before the deadline; the next-poll mode over two runs. Facts come from the JSON file named by MAILPROBE_SERVERS_JSON; without
 // it every test is skipped. Each run has its own probe name, so concurrent runs on one
 // mailbox never take each other's messages for leftovers.
 #include "probe/roundtrip.h"
 
 #include "engine/loop.h"
 #include "engine/scope.h"
+#include "engine/timer.h"
 
 #include "tests/support/mail_servers.h"
 
@@ -103,6 +105,21 @@ protected:
         co_return co_await probe::run_once(std::move(p), *ctx);
     }
 
+    /// `p` watching the sender's own mailbox of `org` for bounces, over `proto`.
+    scenarios::probe_plan with_bounces(scenarios::probe_plan p, const mail_org& org, scenarios::protocol_kind proto) const
+    {
+        const auto& sender = org.users.at("sender");
+        auto box = std::make_shared<scenarios::mailbox>();
+        box->name = "sender";
+        box->address = sender.address;
+        box->login = scenarios::credential{sender.login, secret_of(sender.password), std::nullopt};
+        p.bounce = box;
+        p.bounce_server = std::make_shared<scenarios::server>(proto == scenarios::protocol_kind::imap
+                ? server(org, proto, org.port("imaps"), scenarios::tls_mode::implicit)
+                : server(org, proto, org.port("pop3"), scenarios::tls_mode::starttls));
+        return p;
+    }
+
     /// Runs every plan, at most four at a time.
     std::vector<probe::result> run_all(std::vector<scenarios::probe_plan> plans)
     {
@@ -183,6 +200,65 @@ TEST_F(RoundtripIntegration, FailuresAtTheirStages)
     EXPECT_EQ(r[3].outcome, status::down);
     EXPECT_EQ(r[3].stage, stage::deliver);
     EXPECT_EQ(r[3].reason, "not delivered within 3 s");
+}
+
+TEST_F(RoundtripIntegration, ABounceFromTheOtherOrganisationIsDownLongBeforeTheDeadline)
+{
+    const auto& in = m_facts.org("internal");
+    const auto& ex = m_facts.org("external");
+    // Submission takes mail for an unknown user of the other domain; the other org's port 25
+    // refuses it and our Postfix returns a DSN to the sender, whose mailbox both probes watch.
+    std::vector<scenarios::probe_plan> plans;
+    for (auto proto : {scenarios::protocol_kind::imap, scenarios::protocol_kind::pop3}) {
+        std::string name = proto == scenarios::protocol_kind::imap ? "it-bounce-imap" : "it-bounce-pop3";
+        auto p = with_bounces(plan(name, 2, in, ex.unknown, ex, "probe", proto), in, proto);
+        std::const_pointer_cast<scenarios::probe>(p.spec)->deadline = 60s;
+        plans.push_back(std::move(p));
+    }
+    auto results = run_all(std::move(plans));
+    for (const auto& r : results) {
+        SCOPED_TRACE(r.probe);
+        EXPECT_EQ(r.outcome, status::down);
+        EXPECT_EQ(r.stage, stage::deliver);
+        EXPECT_EQ(r.reason, "bounced with status 5.1.1 for " + ex.unknown) << r.reason;
+        EXPECT_NE(r.server_reply.find("550"), std::string::npos) << r.server_reply;
+        EXPECT_LT(r.ms.total, 30'000);
+        EXPECT_TRUE(r.warnings.empty()) << r.warnings.front();
+    }
+}
+
+TEST_F(RoundtripIntegration, NextPollFindsTheMessageTheRunBeforeSent)
+{
+    const auto& in = m_facts.org("internal");
+    const auto& ex = m_facts.org("external");
+    // Topology 3 (out through the other org and forwarded back): the longest loop.
+    auto p = plan("it-next-poll", 3, in, ex.forward, in, "probe-back", scenarios::protocol_kind::imap);
+    engine::loop loop;
+    probe::context ctx(test_key());
+    std::vector<probe::outstanding> state;
+    std::vector<probe::result> results;
+    loop.run([](scenarios::probe_plan plan_, probe::context* ctx_, std::vector<probe::outstanding>* state_,
+                 std::vector<probe::result>* out) -> task<void> {
+        // A scheduler calling every 2 s; the first call sends, a later one finds it.
+        for (int call = 0; call < 10; ++call) {
+            auto done = co_await probe::run_next_poll(plan_, *ctx_, *state_);
+            *state_ = std::move(done.for_next_run);
+            bool up = done.r.outcome == status::up;
+            out->push_back(std::move(done.r));
+            if (up || !co_await engine::sleep_for(2s)) {
+                co_return;
+            }
+        }
+    }(p, &ctx, &state, &results));
+    ASSERT_GE(results.size(), 2u);
+    EXPECT_EQ(results.front().outcome, status::pending) << results.front().reason;
+    const auto& last = results.back();
+    EXPECT_EQ(last.outcome, status::up) << last.reason << " / " << last.server_reply;
+    EXPECT_TRUE(last.next_poll);
+    EXPECT_EQ(last.folder, "INBOX");
+    EXPECT_GE(last.hops.size(), 3u);
+    ASSERT_FALSE(state.empty());
+    EXPECT_EQ(state.back().id.to_string(), last.probe_id);
 }
 
 } // namespace

@@ -1,7 +1,8 @@
 // The probe lifecycle against the built-in server (tools/server): Up over IMAP and POP3, a
 // forwarding route (an alias in the other domain back to our mailbox), junk filing as Down and
 // as Warning, failures at every stage (auth, send, connect, tls, deliver), and the cleanup
-// rules: our message and our old leftovers deleted, forgeries and other mail left alone.
+// rules: our message and our old leftovers deleted, forgeries and other mail left alone;
+// a duplicated delivery, a bounce seen in the bounce mailbox, and the next-poll mode.
 #include "probe/roundtrip.h"
 
 #include "engine/connection.h"
@@ -46,6 +47,8 @@ builtin::config world_config()
     org1.mailboxes.push_back({"sender@org1.test", "sender", "sender-pw", false});
     org1.mailboxes.push_back({"spam@org1.test", "spam", "spam-pw", true});
     org1.mailboxes.push_back({"void@org1.test", "void", "void-pw", false});
+    org1.mailboxes.push_back({"twice@org1.test", "twice", "twice-pw", false, 2});
+    org1.mailboxes.push_back({"full@org1.test", "full", "full-pw", false, 1, true});
     org1.aliases.push_back({"hole@org1.test", "void@org1.test"});
     builtin::domain_config org2{"org2.test", {}, {}};
     org2.mailboxes.push_back({"bob@org2.test", "bob", "bob-pw", false});
@@ -136,6 +139,29 @@ protected:
     static task<void> run_into(scenarios::probe_plan p, probe::context* ctx, probe::result* out)
     {
         *out = co_await probe::run_once(std::move(p), *ctx);
+    }
+
+    /// A next-poll run that takes the outstanding list from `state` and leaves the new one there.
+    static task<void> next_poll_into(scenarios::probe_plan p, probe::context* ctx,
+        std::vector<probe::outstanding>* state, probe::result* out)
+    {
+        auto done = co_await probe::run_next_poll(std::move(p), *ctx, *state);
+        *state = std::move(done.for_next_run);
+        *out = std::move(done.r);
+    }
+
+    /// `p` with sender@org1.test's mailbox (over `proto`) watched for bounces.
+    scenarios::probe_plan with_bounces(scenarios::probe_plan p, scenarios::protocol_kind proto) const
+    {
+        auto box = std::make_shared<scenarios::mailbox>();
+        box->name = "sender-box";
+        box->address = "sender@org1.test";
+        box->login = scenarios::credential{"sender", secret_of("sender-pw"), std::nullopt};
+        p.bounce = box;
+        p.bounce_server = std::make_shared<scenarios::server>(proto == scenarios::protocol_kind::imap
+                ? server("imaps", proto, "imaps", scenarios::tls_mode::implicit)
+                : server("pop3", proto, "pop3", scenarios::tls_mode::starttls));
+        return p;
     }
 
     static task<void> submit(scenarios::server smtp, std::string to, std::string message)
@@ -473,6 +499,141 @@ TEST_F(Roundtrip, Pop3DeletesOldLeftoversToo)
     serve(std::move(steps));
     EXPECT_EQ(r.outcome, status::up) << r.reason;
     EXPECT_EQ(planted_left(), (std::vector<bool>{false, true}));
+}
+
+TEST_F(Roundtrip, DeliveredTwiceIsAWarningAndBothCopiesGo)
+{
+    for (auto proto : {scenarios::protocol_kind::imap, scenarios::protocol_kind::pop3}) {
+        // A fresh context: a fresh server comes with a fresh CA.
+        probe::context ctx(test_key());
+        auto r = run(plan("twice@org1.test", "twice", "twice-pw", proto), ctx);
+        EXPECT_EQ(r.outcome, status::warning) << r.reason;
+        EXPECT_EQ(r.stage, stage::none);
+        EXPECT_EQ(r.folder, "INBOX");
+        ASSERT_EQ(r.warnings.size(), 1u);
+        EXPECT_EQ(r.warnings[0], "delivered twice");
+        EXPECT_EQ(count("twice@org1.test", builtin::folder_id::inbox), 0u);
+        // A built-in server serves once; the next protocol gets a fresh one.
+        m_server = std::make_unique<builtin::server>(world_config());
+        ASSERT_TRUE(m_server->start());
+        ASSERT_TRUE(m_server->write_ca_pem(m_ca));
+    }
+}
+
+TEST_F(Roundtrip, ABounceIsDownAtDeliverAtOnceWithTheServersWords)
+{
+    for (auto proto : {scenarios::protocol_kind::imap, scenarios::protocol_kind::pop3}) {
+        // A fresh context: a fresh server comes with a fresh CA.
+        probe::context ctx(test_key());
+        auto p = with_bounces(plan("full@org1.test", "alice", "alice-pw"), proto);
+        std::const_pointer_cast<scenarios::probe>(p.spec)->deadline = 30s;
+        auto before = std::chrono::steady_clock::now();
+        auto r = run(p, ctx);
+        EXPECT_LT(std::chrono::steady_clock::now() - before, 10s);
+        EXPECT_EQ(r.outcome, status::down);
+        EXPECT_EQ(r.stage, stage::deliver);
+        EXPECT_EQ(r.reason, "bounced with status 5.2.2 for full@org1.test");
+        EXPECT_EQ(r.server_reply, "552 5.2.2 Mailbox full");
+        EXPECT_TRUE(r.warnings.empty()) << r.warnings.front();
+        // The bounce of our own message is cleaned up like the message would have been.
+        EXPECT_EQ(count("sender@org1.test", builtin::folder_id::inbox), 0u);
+        m_server = std::make_unique<builtin::server>(world_config());
+        ASSERT_TRUE(m_server->start());
+        ASSERT_TRUE(m_server->write_ca_pem(m_ca));
+    }
+}
+
+TEST_F(Roundtrip, AnUnreadableBounceMailboxIsAWarningNotTheVerdict)
+{
+    probe::context ctx(test_key());
+    auto p = with_bounces(plan("hole@org1.test", "alice", "alice-pw"), scenarios::protocol_kind::imap);
+    auto box = std::make_shared<scenarios::mailbox>(*p.bounce);
+    box->login = scenarios::credential{"sender", secret_of("wrong-bounce-pw"), std::nullopt};
+    p.bounce = box;
+    std::const_pointer_cast<scenarios::probe>(p.spec)->deadline = 500ms;
+    auto r = run(p, ctx);
+    EXPECT_EQ(r.outcome, status::down);
+    EXPECT_EQ(r.stage, stage::deliver);
+    EXPECT_EQ(r.reason, "not delivered within 0.5 s");
+    ASSERT_EQ(r.warnings.size(), 1u);
+    EXPECT_NE(r.warnings[0].find("the bounce mailbox could not be read: auth"), std::string::npos) << r.warnings[0];
+    EXPECT_EQ(r.warnings[0].find("wrong-bounce-pw"), std::string::npos);
+}
+
+TEST_F(Roundtrip, NextPollFindsWhatTheRunBeforeSent)
+{
+    for (auto proto : {scenarios::protocol_kind::imap, scenarios::protocol_kind::pop3}) {
+        // A fresh context: a fresh server comes with a fresh CA.
+        probe::context ctx(test_key());
+        std::vector<probe::outstanding> state;
+        probe::result first;
+        probe::result second;
+        std::size_t between = 0;
+        std::size_t after = 0;
+        std::vector<task<void>> steps;
+        steps.push_back(next_poll_into(plan("alice@org1.test", "alice", "alice-pw", proto), &ctx, &state, &first));
+        steps.push_back(count_into(m_server.get(), "alice@org1.test", &between));
+        steps.push_back(next_poll_into(plan("alice@org1.test", "alice", "alice-pw", proto), &ctx, &state, &second));
+        steps.push_back(count_into(m_server.get(), "alice@org1.test", &after));
+        serve(std::move(steps));
+        // The first run has nothing to judge: its message waits for the next run.
+        EXPECT_EQ(first.outcome, status::pending) << first.reason;
+        EXPECT_TRUE(first.next_poll);
+        EXPECT_EQ(between, 1u);
+        EXPECT_EQ(second.outcome, status::up) << second.reason;
+        EXPECT_EQ(second.folder, "INBOX");
+        EXPECT_EQ(second.hops.size(), 1u);
+        EXPECT_NE(second.probe_id, first.probe_id);
+        // The first message is gone, the second waits for a third run.
+        EXPECT_EQ(after, 1u);
+        ASSERT_EQ(state.size(), 1u);
+        EXPECT_EQ(state[0].id.to_string(), second.probe_id);
+        m_server = std::make_unique<builtin::server>(world_config());
+        ASSERT_TRUE(m_server->start());
+        ASSERT_TRUE(m_server->write_ca_pem(m_ca));
+    }
+}
+
+TEST_F(Roundtrip, NextPollJudgesOverdueLostAndNotYetDue)
+{
+    probe::context ctx(test_key());
+    auto now = ctx.now_ms();
+    protocols::message::probe_id_generator ids;
+    probe::outstanding overdue{ids.next(now - 3'600'000), now - 3'600'000};
+    probe::outstanding fresh{ids.next(now), now};
+    std::vector<probe::outstanding> only_fresh{fresh};
+    std::vector<probe::outstanding> both{overdue, fresh};
+    probe::result waiting;
+    probe::result lost;
+    std::vector<task<void>> steps;
+    steps.push_back(next_poll_into(plan("hole@org1.test", "alice", "alice-pw"), &ctx, &only_fresh, &waiting));
+    steps.push_back(next_poll_into(plan("hole@org1.test", "alice", "alice-pw"), &ctx, &both, &lost));
+    serve(std::move(steps));
+    // Not due yet: still pending, and looked for again next time with this run's message.
+    EXPECT_EQ(waiting.outcome, status::pending) << waiting.reason;
+    ASSERT_EQ(only_fresh.size(), 2u);
+    EXPECT_EQ(only_fresh[0].id, fresh.id);
+    // Overdue: Down, and given up (it would be deleted as a leftover if it came after all).
+    EXPECT_EQ(lost.outcome, status::down);
+    EXPECT_EQ(lost.stage, stage::deliver);
+    EXPECT_NE(lost.reason.find("not delivered within 3 s (message " + overdue.id.to_string() + " sent 3600 s ago"),
+        std::string::npos) << lost.reason;
+    ASSERT_EQ(both.size(), 2u);
+    EXPECT_EQ(both[0].id, fresh.id);
+}
+
+TEST_F(Roundtrip, NextPollSendsEvenWhenTheFetchFails)
+{
+    probe::context ctx(test_key());
+    std::vector<probe::outstanding> state;
+    probe::result r;
+    std::vector<task<void>> steps;
+    steps.push_back(next_poll_into(plan("alice@org1.test", "alice", "wrong-pw"), &ctx, &state, &r));
+    serve(std::move(steps));
+    EXPECT_EQ(r.outcome, status::down);
+    EXPECT_EQ(r.stage, stage::auth);
+    EXPECT_EQ(state.size(), 1u);
+    EXPECT_EQ(count("alice@org1.test", builtin::folder_id::inbox), 1u);
 }
 
 } // namespace

@@ -5,7 +5,9 @@
 # the junk-folder example finds its message "filed as spam in Junk": a Warning (exit 1) under
 # its junk_verdict "warning", a Down at deliver (exit 2) for its strict twin. Then `mailprobe
 # check` (the Nagios plugin) from flags: OK, CRITICAL for Junk and for a wrong password,
-# UNKNOWN for bad usage.
+# UNKNOWN for bad usage. Last, the next-poll mode (`--once --state FILE`) of both: pending
+# (UNKNOWN for the plugin) on the first call, Up on the next, a private state file, and a
+# broken state file refused with its path and left as it was.
 # Usage: run_examples.sh MAILPROBE EXAMPLES_DIR. Exit 77 (skipped) without the servers.
 set -u
 mailprobe=$1
@@ -67,4 +69,27 @@ plugin 2 '^MAILPROBE CRITICAL - auth: auth_failed' "${in[@]}" \
   --to blackhole@internal.test --fetch imaps://127.0.0.10:993 --fetch-user probe@internal.test \
   --fetch-password-env WRONG_PASSWORD
 plugin 3 '^MAILPROBE UNKNOWN - --smtp, --fetch, --from and --to are required' --smtp 127.0.0.10:587
+
+state_dir=$(mktemp -d)
+trap 'rm -rf "$state_dir"' EXIT
+state=$state_dir/run.state
+check "$examples/topology-3.json" 0 '"status":"pending",.*"mode":"next-poll"' --state "$state"
+# The forwarding loop through the other organisation takes well under a second on loopback.
+sleep 2
+check "$examples/topology-3.json" 0 '"status":"up",.*"mode":"next-poll"' --state "$state"
+if [ "$(stat -c %a "$state")" != 600 ] || ! grep -q '"mailprobe_state": 1' "$state"; then
+  echo "FAIL: the state file is not a private mailprobe state: $(stat -c %a "$state")"
+  failed=1
+fi
+echo '{"mailprobe_state": 1, "probes": [' > "$state_dir/broken.state"
+check "$examples/topology-3.json" 3 "broken.state: not JSON" --state "$state_dir/broken.state"
+if [ "$(cat "$state_dir/broken.state")" != '{"mailprobe_state": 1, "probes": [' ]; then
+  echo "FAIL: a broken state file was overwritten"
+  failed=1
+fi
+plugin 3 '^MAILPROBE UNKNOWN - sent the first message' "${in[@]}" --to probe@internal.test \
+  --fetch imaps://127.0.0.10:993 --fetch-password-env INTERNAL_PROBE_PASSWORD --state "$state_dir/check.state"
+sleep 1
+plugin 0 '^MAILPROBE OK - seen after .* ms to INBOX' "${in[@]}" --to probe@internal.test \
+  --fetch imaps://127.0.0.10:993 --fetch-password-env INTERNAL_PROBE_PASSWORD --state "$state_dir/check.state"
 exit $failed

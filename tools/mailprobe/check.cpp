@@ -1,11 +1,12 @@
 // `mailprobe check`: one probe from command-line flags, as a Nagios / Icinga / Checkmk
 // plugin: one status line with performance data, exit 0 OK, 1 WARNING, 2 CRITICAL,
-// 3 UNKNOWN (bad usage). Passwords come from the environment or a file, never from argv,
-// where every user of `ps` could read them.
+// 3 UNKNOWN (bad usage, or no verdict yet in next-poll mode). Passwords come from the
+// environment or a file, never from argv, where every user of `ps` could read them.
 #include "tools/mailprobe/commands.h"
 
 #include "engine/loop.h"
 #include "probe/roundtrip.h"
+#include "probe/state_file.h"
 #include "report/format.h"
 
 #include <fmt/format.h>
@@ -52,6 +53,10 @@ void usage()
         "  --hmac-key-env VAR        the deployment's probe key (default MAILPROBE_HMAC_KEY);\n"
         "                            without one, a key for this run only (older leftovers of\n"
         "                            earlier runs then cannot be recognised and stay)\n"
+        "  --state FILE              next-poll mode: check the message the previous call sent\n"
+        "                            (kept in FILE, one file per check), then send one for the\n"
+        "                            next call; needs the key from --hmac-key-env; the first\n"
+        "                            call is UNKNOWN (nothing to judge yet)\n"
         "  --trace                   print the protocol transcripts (secrets redacted)\n\n"
         "example:\n"
         "  SMTP_PW=... IMAP_PW=... mailprobe check --smtp mail.example.org:587 \\\n"
@@ -155,9 +160,16 @@ int unknown(const std::string& why)
     return 3;
 }
 
-engine::task<void> run_one(scenarios::probe_plan p, probe::context* ctx, probe::result* out)
+engine::task<void> run_one(scenarios::probe_plan p, probe::context* ctx, probe::state_file* state,
+    probe::result* out)
 {
-    *out = co_await probe::run_once(std::move(p), *ctx);
+    if (!state) {
+        *out = co_await probe::run_once(std::move(p), *ctx);
+        co_return;
+    }
+    auto done = co_await probe::run_next_poll(std::move(p), *ctx, state->get("check", "check"));
+    state->put("check", "check", std::move(done.for_next_run));
+    *out = std::move(done.r);
 }
 
 std::string seconds(std::int64_t ms) { return fmt::format("{:.3f}s", static_cast<double>(ms) / 1000.0); }
@@ -168,7 +180,7 @@ int run_check(const std::vector<std::string>& args)
 {
     std::string smtp, smtp_tls, smtp_user, smtp_pw_env, smtp_pw_file;
     std::string fetch, fetch_tls, fetch_user, fetch_pw_env, fetch_pw_file;
-    std::string from, to, ca_file, verify_name, key_env = "MAILPROBE_HMAC_KEY";
+    std::string from, to, ca_file, verify_name, state_path, key_env = "MAILPROBE_HMAC_KEY";
     std::string deadline = "60s", poll = "2s", warn_latency = "30s", warn_cert_days = "14";
     bool insecure = false, junk_warning = false, trace = false;
     for (std::size_t i = 0; i < args.size(); ++i) {
@@ -188,7 +200,7 @@ int run_check(const std::vector<std::string>& args)
             : a == "--from" ? &from : a == "--to" ? &to : a == "--ca-file" ? &ca_file
             : a == "--verify-name" ? &verify_name : a == "--hmac-key-env" ? &key_env
             : a == "--deadline" ? &deadline : a == "--poll" ? &poll : a == "--warn-latency" ? &warn_latency
-            : a == "--warn-cert-days" ? &warn_cert_days : nullptr;
+            : a == "--warn-cert-days" ? &warn_cert_days : a == "--state" ? &state_path : nullptr;
         if (!slot || i + 1 >= args.size()) {
             return unknown("bad argument '" + a + "' (see mailprobe check --help)");
         }
@@ -285,6 +297,9 @@ int run_check(const std::vector<std::string>& args)
         }
         std::copy(key.begin(), key.end(), key_bytes.begin());
         key_size = key.size();
+    } else if (!state_path.empty()) {
+        return unknown("--state needs the deployment's key in " + key_env + ": a key for one call cannot "
+            "recognise the message the previous call sent");
     } else {
         RAND_bytes(key_bytes.data(), key_size);
     }
@@ -292,15 +307,45 @@ int run_check(const std::vector<std::string>& args)
     probe::context ctx(*mac);
     ctx.trace = trace;
 
+    std::optional<probe::state_file> state_file;
+    if (!state_path.empty()) {
+        auto opened = probe::state_file::open(state_path);
+        if (!opened) {
+            return unknown(opened.err().message);
+        }
+        state_file.emplace(std::move(*opened));
+    }
     probe::result r;
     {
         engine::loop loop;
-        loop.run(run_one(std::move(p), &ctx, &r));
+        loop.run(run_one(std::move(p), &ctx, state_file ? &*state_file : nullptr, &r));
     }
-    std::string state = r.outcome == probe::status::up ? "OK" : r.outcome == probe::status::warning ? "WARNING" : "CRITICAL";
-    std::string text = r.outcome == probe::status::down
-        ? report::to_text_reason(r)
-        : fmt::format("delivered in {} ms to {}", r.ms.delivery, r.folder);
+    if (state_file) {
+        if (auto saved = state_file->save(); !saved) {
+            return unknown("the state was not saved: " + saved.err().message);
+        }
+    }
+    int code = 0;
+    std::string state = "OK";
+    std::string text;
+    switch (r.outcome) {
+    case probe::status::up:
+    case probe::status::warning:
+        code = r.outcome == probe::status::up ? 0 : 1;
+        state = code == 0 ? "OK" : "WARNING";
+        text = fmt::format("{} {} ms to {}", r.next_poll ? "seen after" : "delivered in", r.ms.delivery, r.folder);
+        break;
+    case probe::status::down:
+        code = 2;
+        state = "CRITICAL";
+        text = report::to_text_reason(r);
+        break;
+    case probe::status::pending:
+        code = 3;
+        state = "UNKNOWN";
+        text = "sent the first message; the next call checks it";
+        break;
+    }
     for (const auto& w : r.warnings) {
         if (r.outcome != probe::status::down || text.find(w) == std::string::npos) {
             text += "; " + w;
@@ -319,5 +364,5 @@ int run_check(const std::vector<std::string>& args)
     if (trace && !r.transcript.empty()) {
         std::fputs(r.transcript.c_str(), stdout);
     }
-    return r.outcome == probe::status::up ? 0 : r.outcome == probe::status::warning ? 1 : 2;
+    return code;
 }

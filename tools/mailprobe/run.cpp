@@ -1,8 +1,9 @@
-// `mailprobe run SCENARIO [--once] [--format text|jsonl] [--tenant T] [--probe P]
-//  [--keep-going] [--trace]`: runs the scenario's probes, each on its interval (spread by its
-// stable offset) until SIGINT/SIGTERM, or each once with --once. One result per probe run on
-// stdout, as it completes. Exit status with --once: 0 all up, 1 any warning, 2 any down;
-// 3 when the scenario cannot be used.
+// `mailprobe run SCENARIO [--once [--state FILE]] [--format text|jsonl] [--tenant T]
+//  [--probe P] [--keep-going] [--trace]`: runs the scenario's probes, each on its interval
+// (spread by its stable offset) until SIGINT/SIGTERM, or each once with --once; with --state,
+// once in next-poll mode (look for the earlier runs' messages, send this run's). One result
+// per probe run on stdout, as it completes. Exit status with --once: 0 all up (or pending),
+// 1 any warning, 2 any down; 3 when the scenario or the state file cannot be used.
 #include "tools/mailprobe/commands.h"
 
 #include "engine/loop.h"
@@ -10,12 +11,14 @@
 #include "engine/signals.h"
 #include "engine/timer.h"
 #include "probe/roundtrip.h"
+#include "probe/state_file.h"
 #include "report/format.h"
 #include "scenarios/loader.h"
 #include "scenarios/plan.h"
 
 #include <csignal>
 #include <cstdio>
+#include <optional>
 
 namespace {
 
@@ -25,6 +28,7 @@ struct run_options {
     bool jsonl = false;
     bool keep_going = false;
     bool trace = false;
+    std::string state_path;   // next-poll mode when set
     scenarios::plan_filter filter;
 };
 
@@ -43,7 +47,23 @@ void emit(const probe::result& r, const run_options& o, tally& t)
         std::fputs(r.transcript.c_str(), stdout);
     }
     std::fflush(stdout);
-    (r.outcome == probe::status::up ? t.up : r.outcome == probe::status::warning ? t.warning : t.down)++;
+    switch (r.outcome) {
+    case probe::status::up: ++t.up; break;
+    case probe::status::warning: ++t.warning; break;
+    case probe::status::down: ++t.down; break;
+    case probe::status::pending: break;
+    }
+}
+
+/// Next-poll mode: one look for the earlier runs' messages, one message for the next run.
+engine::task<void> probe_next_poll(scenarios::probe_plan plan, probe::context* ctx, probe::state_file* state,
+    const run_options* o, tally* t)
+{
+    const auto& spec = *plan.spec;
+    auto earlier = state->get(spec.tenant, spec.name);
+    auto done = co_await probe::run_next_poll(plan, *ctx, std::move(earlier));
+    state->put(spec.tenant, spec.name, std::move(done.for_next_run));
+    emit(done.r, *o, *t);
 }
 
 /// One probe: once, or on its interval from its offset until a stop is requested.
@@ -65,7 +85,8 @@ engine::task<void> keep_probing(scenarios::probe_plan plan, probe::context* ctx,
     }
 }
 
-engine::task<void> run_all(scenarios::plan plan, probe::context* ctx, const run_options* o, tally* t)
+engine::task<void> run_all(scenarios::plan plan, probe::context* ctx, probe::state_file* state, const run_options* o,
+    tally* t)
 {
     engine::scope outer;
     engine::scope probes;
@@ -79,7 +100,11 @@ engine::task<void> run_all(scenarios::plan plan, probe::context* ctx, const run_
         }
     }(&probes));
     for (auto& p : plan.probes) {
-        probes.spawn(keep_probing(std::move(p), ctx, o, t));
+        if (state) {
+            probes.spawn(probe_next_poll(std::move(p), ctx, state, o, t));
+        } else {
+            probes.spawn(keep_probing(std::move(p), ctx, o, t));
+        }
     }
     co_await probes.join();
     outer.request_stop();   // the probes are done: stop waiting for signals
@@ -89,16 +114,20 @@ engine::task<void> run_all(scenarios::plan plan, probe::context* ctx, const run_
 void usage()
 {
     std::printf(
-        "usage: mailprobe run SCENARIO [--once] [--format text|jsonl] [--tenant T] [--probe P]\n"
-        "                     [--keep-going] [--trace]\n\n"
+        "usage: mailprobe run SCENARIO [--once [--state FILE]] [--format text|jsonl] [--tenant T]\n"
+        "                     [--probe P] [--keep-going] [--trace]\n\n"
         "Runs the probes of SCENARIO: each on its interval until SIGINT/SIGTERM, or each once.\n"
         "  --once          run every probe once; exit 0 all up, 1 any warning, 2 any down\n"
+        "  --state FILE    with --once, next-poll mode for cron and Nagios-style schedulers: look\n"
+        "                  once for the messages earlier runs sent (kept in FILE), then send one\n"
+        "                  for the next run; the first run reports pending\n"
         "  --format jsonl  one JSON object per result (fields: docs/RESULTS.md); default text\n"
         "  --tenant T      only tenant T (repeatable); --probe P: only probe P (repeatable)\n"
         "  --keep-going    skip probes the scenario defines badly instead of refusing the file\n"
         "  --trace         include each session's transcript (passwords and tokens redacted)\n\n"
         "examples:\n"
         "  mailprobe run scenarios/examples/topology-3.json --once\n"
+        "  mailprobe run msp.json --once --state /var/lib/mailprobe/msp.state   # from cron\n"
         "  mailprobe run msp.json --tenant acme --format jsonl\n");
 }
 
@@ -119,6 +148,13 @@ int run_run(const std::vector<std::string>& args)
             o.keep_going = true;
         } else if (a == "--trace") {
             o.trace = true;
+        } else if (a == "--state") {
+            const std::string* v = value();
+            if (!v || v->empty()) {
+                std::fprintf(stderr, "mailprobe run: --state needs a file\n");
+                return 3;
+            }
+            o.state_path = *v;
         } else if (a == "--format") {
             const std::string* v = value();
             if (!v || (*v != "text" && *v != "jsonl")) {
@@ -142,6 +178,10 @@ int run_run(const std::vector<std::string>& args)
     }
     if (o.path.empty()) {
         std::fprintf(stderr, "mailprobe run: which scenario file? (see --help)\n");
+        return 3;
+    }
+    if (!o.state_path.empty() && !o.once) {
+        std::fprintf(stderr, "mailprobe run: --state goes with --once (next-poll mode runs once per call)\n");
         return 3;
     }
     scenarios::load_options lo;
@@ -174,9 +214,24 @@ int run_run(const std::vector<std::string>& args)
         return 3;
     }
     ctx->trace = o.trace;
+    std::optional<probe::state_file> state;
+    if (!o.state_path.empty()) {
+        auto opened = probe::state_file::open(o.state_path);
+        if (!opened) {
+            std::fprintf(stderr, "mailprobe run: %s\n", opened.err().message.c_str());
+            return 3;
+        }
+        state.emplace(std::move(*opened));
+    }
     tally t;
     engine::loop loop;
-    loop.run(run_all(std::move(plan), &*ctx, &o, &t));
+    loop.run(run_all(std::move(plan), &*ctx, state ? &*state : nullptr, &o, &t));
+    if (state) {
+        if (auto saved = state->save(); !saved) {
+            std::fprintf(stderr, "mailprobe run: the state was not saved: %s\n", saved.err().message.c_str());
+            return 3;
+        }
+    }
     if (!o.once) {
         return 0;
     }
