@@ -12,6 +12,7 @@
 #include "tools/server/server.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <array>
 #include <chrono>
@@ -34,12 +35,14 @@ builtin::config demo_world()
     in.mailboxes = {{"probe@internal.test", "", "probe-in-pw", false},
         {"sender@internal.test", "", "sender-in-pw", false},
         {"probe-back@internal.test", "", "back-in-pw", false},
-        {"junk@internal.test", "", "junk-in-pw", true}};
+        {"junk@internal.test", "", "junk-in-pw", true},
+        {"twice@internal.test", "", "twice-in-pw", false, 2}};
     in.aliases = {{"fwd@internal.test", "probe-out@external.test"}};
     builtin::domain_config ex{"external.test", {}, {}};
     ex.mailboxes = {{"probe@external.test", "", "probe-ex-pw", false},
         {"sender@external.test", "", "sender-ex-pw", false},
-        {"probe-out@external.test", "", "out-ex-pw", false}};
+        {"probe-out@external.test", "", "out-ex-pw", false},
+        {"full@external.test", "", "full-ex-pw", false, 1, true}};
     ex.aliases = {{"fwd@external.test", "probe-back@internal.test"}};
     c.domains = {in, ex};
     using builtin::protocol;
@@ -65,20 +68,23 @@ struct demo_case {
     const char* mailbox;      // fetched
     const char* password;     // the mailbox's password as the probe knows it
     protocol_kind fetch;
-    const char* expect;       // "up", or "down:<stage>"
+    const char* expect;       // "up", "warning", or "down:<stage>"
+    const char* bounce_box;   // the sender's mailbox watched for bounces, or null
 };
 
 // Zones follow the topology names (outgoing / incoming / recipient); on loopback both
 // organisations live in the one built-in server.
 constexpr std::array cases = {
-    demo_case{"inside-only", 1, "sender@internal.test", "probe@internal.test", "probe@internal.test", "probe-in-pw", protocol_kind::imap, "up"},
-    demo_case{"outside-mailbox", 2, "sender@internal.test", "probe@external.test", "probe@external.test", "probe-ex-pw", protocol_kind::imap, "up"},
-    demo_case{"full-loop", 3, "sender@internal.test", "fwd@external.test", "probe-back@internal.test", "back-in-pw", protocol_kind::imap, "up"},
-    demo_case{"provider-only", 4, "sender@external.test", "probe@external.test", "probe@external.test", "probe-ex-pw", protocol_kind::pop3, "up"},
-    demo_case{"inbound-only", 5, "sender@external.test", "probe@internal.test", "probe@internal.test", "probe-in-pw", protocol_kind::pop3, "up"},
-    demo_case{"user-forward", 6, "sender@external.test", "fwd@internal.test", "probe-out@external.test", "out-ex-pw", protocol_kind::imap, "up"},
-    demo_case{"spam-filtered", 1, "sender@internal.test", "junk@internal.test", "junk@internal.test", "junk-in-pw", protocol_kind::imap, "down:deliver"},
-    demo_case{"wrong-password", 1, "sender@internal.test", "probe@internal.test", "probe@internal.test", "not-the-password", protocol_kind::imap, "down:auth"},
+    demo_case{"inside-only", 1, "sender@internal.test", "probe@internal.test", "probe@internal.test", "probe-in-pw", protocol_kind::imap, "up", nullptr},
+    demo_case{"outside-mailbox", 2, "sender@internal.test", "probe@external.test", "probe@external.test", "probe-ex-pw", protocol_kind::imap, "up", nullptr},
+    demo_case{"full-loop", 3, "sender@internal.test", "fwd@external.test", "probe-back@internal.test", "back-in-pw", protocol_kind::imap, "up", nullptr},
+    demo_case{"provider-only", 4, "sender@external.test", "probe@external.test", "probe@external.test", "probe-ex-pw", protocol_kind::pop3, "up", nullptr},
+    demo_case{"inbound-only", 5, "sender@external.test", "probe@internal.test", "probe@internal.test", "probe-in-pw", protocol_kind::pop3, "up", nullptr},
+    demo_case{"user-forward", 6, "sender@external.test", "fwd@internal.test", "probe-out@external.test", "out-ex-pw", protocol_kind::imap, "up", nullptr},
+    demo_case{"spam-filtered", 1, "sender@internal.test", "junk@internal.test", "junk@internal.test", "junk-in-pw", protocol_kind::imap, "down:deliver", nullptr},
+    demo_case{"wrong-password", 1, "sender@internal.test", "probe@internal.test", "probe@internal.test", "not-the-password", protocol_kind::imap, "down:auth", nullptr},
+    demo_case{"duplicated", 1, "sender@internal.test", "twice@internal.test", "twice@internal.test", "twice-in-pw", protocol_kind::imap, "warning", nullptr},
+    demo_case{"bounced", 2, "sender@internal.test", "full@external.test", "probe@external.test", "probe-ex-pw", protocol_kind::imap, "down:deliver", "sender@internal.test"},
 };
 
 scenarios::server endpoint_of(const builtin::server& srv, const std::string& ca, const char* listener,
@@ -134,6 +140,16 @@ scenarios::probe_plan plan_of(const demo_case& c, const builtin::server& srv, co
     p.fetch = box;
     p.fetch_server = std::make_shared<scenarios::server>(
         endpoint_of(srv, ca, box->server.c_str(), c.fetch, scenarios::tls_mode::implicit));
+    if (c.bounce_box) {
+        auto bounces = std::make_shared<scenarios::mailbox>();
+        bounces->name = c.bounce_box;
+        bounces->address = c.bounce_box;
+        bounces->server = "imaps";
+        bounces->login = scenarios::credential{c.bounce_box, secret_of(password_of(c.bounce_box)), std::nullopt};
+        p.bounce = bounces;
+        p.bounce_server = std::make_shared<scenarios::server>(
+            endpoint_of(srv, ca, "imaps", protocol_kind::imap, scenarios::tls_mode::implicit));
+    }
     return p;
 }
 
@@ -160,7 +176,10 @@ engine::task<void> run_demo_cases(builtin::server* srv, std::string ca, probe::c
 
 std::string verdict_of(const probe::result& r)
 {
-    return r.outcome == probe::status::up ? "up" : fmt::format("{}:{}", probe::to_string(r.outcome), engine::to_string(r.stage));
+    if (r.outcome == probe::status::down) {
+        return fmt::format("down:{}", engine::to_string(r.stage));
+    }
+    return std::string(probe::to_string(r.outcome));
 }
 
 } // namespace
@@ -199,6 +218,11 @@ int run_demo()
         std::string state = r.outcome == probe::status::up ? "UP" : r.outcome == probe::status::warning ? "WARNING" : "DOWN";
         std::string detail = r.outcome == probe::status::down ? report::to_text_reason(r)
             : fmt::format("found in {} after {} hop{}", r.folder, r.hops.size(), r.hops.size() == 1 ? "" : "s");
+        if (r.outcome == probe::status::warning) {
+            detail += fmt::format("; {}", fmt::join(r.warnings, "; "));
+        } else if (!r.server_reply.empty() && r.reason.rfind("bounced", 0) == 0) {
+            detail += fmt::format(" [{}]", r.server_reply);
+        }
         std::printf("%-16s %-4d %-5s %-8s %5lld ms %7lld ms  %s\n", c.name, c.topology,
             c.fetch == protocol_kind::imap ? "IMAP" : "POP3", state.c_str(), static_cast<long long>(r.ms.delivery),
             static_cast<long long>(r.ms.total), detail.c_str());
@@ -209,7 +233,7 @@ int run_demo()
         }
     }
     std::printf("\n%s\n", as_expected
-            ? "demo: every probe behaved as expected (the two DOWN rows show how failures are named)"
+            ? "demo: every probe behaved as expected (the WARNING and DOWN rows show how findings are named)"
             : "demo: a probe did not behave as expected");
     return as_expected ? 0 : 2;
 }
