@@ -6,7 +6,7 @@
 #include <vector>
 
 /// `mailprobe demo`
-int run_demo();
+int run_demo(const std::vector<std::string>& args);
 
 /// `mailprobe validate SCENARIO [--keep-going]`
 int run_validate(const std::vector<std::string>& args);

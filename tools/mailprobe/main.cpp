@@ -14,7 +14,8 @@ void usage(std::FILE* to)
         "usage: mailprobe COMMAND [ARGS]\n"
         "\n"
         "  demo                 start the built-in server on loopback and run the six topologies,\n"
-        "                       a spam-filtered probe and a wrong password against it\n"
+        "                       a spam-filtered probe, a wrong password, a duplicated delivery\n"
+        "                       and a bounce against it\n"
         "  run SCENARIO         run the scenario's probes (on their intervals, or --once)\n"
         "  check --smtp ... --fetch ...\n"
         "                       one probe from flags, as a Nagios/Icinga/Checkmk plugin\n"
@@ -30,7 +31,7 @@ int main(int argc, char** argv)
     std::string cmd = argc > 1 ? argv[1] : "";
     std::vector<std::string> args(argv + (argc > 1 ? 2 : 1), argv + argc);
     if (cmd == "demo") {
-        return run_demo();
+        return run_demo(args);
     }
     if (cmd == "validate") {
         return run_validate(args);
