@@ -148,12 +148,24 @@ constexpr std::array<std::string_view, 12> server_keys{"name", "protocol", "host
 enum server_key { s_name, s_protocol, s_host, s_port, s_tls, s_ca_file, s_verify_name, s_insecure, s_zone,
     s_connect_timeout, s_command_timeout, s_auth };
 
-constexpr std::array<std::string_view, 3> auth_keys{"user", "password", "oauth2_token"};
-enum auth_key { a_user, a_password, a_oauth2_token };
+constexpr std::array<std::string_view, 5> auth_keys{"user", "password", "oauth2_token", "oauth2_token_command",
+    "oauth2"};
+enum auth_key { a_user, a_password, a_oauth2_token, a_oauth2_token_command, a_oauth2 };
 
-constexpr std::array<std::string_view, 8> mailbox_keys{"name", "address", "server", "user", "password",
-    "oauth2_token", "extra_folders", "junk_folders"};
-enum mailbox_key { m_name_key, m_address, m_server, m_user, m_password, m_oauth2_token, m_extra_folders, m_junk_folders };
+constexpr std::array<std::string_view, 10> mailbox_keys{"name", "address", "server", "user", "password",
+    "oauth2_token", "extra_folders", "junk_folders", "oauth2_token_command", "oauth2"};
+enum mailbox_key { m_name_key, m_address, m_server, m_user, m_password, m_oauth2_token, m_extra_folders, m_junk_folders,
+    m_oauth2_token_command, m_oauth2 };
+
+constexpr std::array<std::string_view, 8> oauth2_keys{"flow", "tenant", "client_id", "client_secret", "scope",
+    "token_url", "refresh_token_file", "ca_file"};
+enum oauth2_key { o_flow, o_tenant, o_client_id, o_client_secret, o_scope, o_token_url, o_refresh_token_file,
+    o_ca_file };
+constexpr std::array<std::string_view, 2> flow_names{"client_credentials", "refresh_token"};
+// Exchange Online's resource: the token is good for IMAP, POP and SMTP AUTH alike.
+constexpr std::string_view default_m365_scope = "https://outlook.office365.com/.default";
+// A token command's argv: enough for any wrapper, small enough to print in a message.
+constexpr std::size_t max_command_args = 64;
 
 constexpr std::array<std::string_view, 2> tenant_keys{"name", "description"};
 
@@ -241,6 +253,9 @@ private:
     void read_defaults(od::value& v);
     void read_server(od::value& v);
     std::optional<credential> read_auth(od::value& v);
+    std::optional<oauth2_flow> read_oauth2(od::value& v);
+    std::vector<std::string> read_command(od::value& v);
+    void check_login_keys(const char* at, bool password, bool token, bool command, bool flow);
     void read_mailbox(od::value& v);
     void read_tenant(od::value& v);
     void read_probe(od::value& v, std::size_t index);
@@ -860,23 +875,122 @@ void reader::read_defaults(od::value& v)
     });
 }
 
+// Exactly one way to log in (checked once the object had any key at all).
+void reader::check_login_keys(const char* at, bool password, bool token, bool command, bool flow)
+{
+    int given = int(password) + int(token) + int(command) + int(flow);
+    if (given > 1) {
+        error(at, "give only one of password, oauth2_token, oauth2_token_command and oauth2");
+    } else if (given == 0) {
+        error(at, "missing key 'password' (or 'oauth2_token', 'oauth2_token_command', 'oauth2')");
+    }
+}
+
+// A token command: ["/usr/local/bin/get-token", "arg", ...], run without a shell.
+std::vector<std::string> reader::read_command(od::value& v)
+{
+    const char* at = where(v);
+    auto argv = string_list(v);
+    if (!argv) {
+        return {};
+    }
+    if (argv->empty()) {
+        error(at, last_key() + " must name a program: [\"/path/to/program\", \"arg\", ...]");
+        return {};
+    }
+    if (argv->size() > max_command_args) {
+        error(at, last_key() + " has more than " + std::to_string(max_command_args) + " arguments");
+        return {};
+    }
+    return std::move(*argv);
+}
+
+// oauth2 = {"flow": "client_credentials" / "refresh_token", "client_id": ..., ...}
+std::optional<oauth2_flow> reader::read_oauth2(od::value& v)
+{
+    oauth2_flow f;
+    const char* at = where(v);
+    std::optional<std::size_t> flow;
+    std::uint64_t seen = fields(v, oauth2_keys, bit(o_flow) | bit(o_client_id), [&](int key, od::value& value) {
+        const char* value_at = where(value);
+        switch (key) {
+        case o_flow: flow = choice(value, flow_names); break;
+        case o_tenant: if (auto x = name(value)) f.tenant = std::move(*x); break;
+        case o_client_id: if (auto x = text(value)) f.client_id = std::move(*x); break;
+        case o_client_secret: f.client_secret = secret_ref(value); break;
+        case o_scope: if (auto x = text(value)) f.scope = std::move(*x); break;
+        case o_token_url:
+            if (auto x = text(value)) {
+                // The request body carries secrets: never over plain http.
+                if (!x->starts_with("https://") || x->size() <= 8) {
+                    error(value_at, "token_url must be an https:// URL");
+                } else {
+                    f.token_url = std::move(*x);
+                }
+            }
+            break;
+        case o_refresh_token_file:
+            if (auto x = text(value)) {
+                std::string path = std::move(*x);
+                if (!path.empty() && path[0] != '/' && !m_options.base_dir.empty()) {
+                    path = m_options.base_dir + "/" + path;
+                }
+                // Read at every refresh (it rotates), but a missing file is a typo to report now.
+                struct stat st {};
+                if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+                    error(value_at, "refresh_token_file " + quote_text(path) + " is not a readable regular file");
+                }
+                f.refresh_token_file = std::move(path);
+            }
+            break;
+        case o_ca_file: if (auto x = text(value)) f.ca_file = std::move(*x); break;
+        default: break;
+        }
+    });
+    if (!flow) {
+        return std::nullopt;
+    }
+    f.type = static_cast<oauth2_flow::grant>(*flow);
+    if (f.token_url.empty() && !(seen & bit(o_token_url))) {
+        if (f.tenant.empty()) {
+            error(at, "give token_url, or tenant for the Microsoft identity platform");
+        } else {
+            f.token_url = "https://login.microsoftonline.com/" + f.tenant + "/oauth2/v2.0/token";
+        }
+    }
+    if (f.type == oauth2_flow::grant::client_credentials) {
+        if (!(seen & bit(o_client_secret))) {
+            error(at, "missing key 'client_secret' (the client-credentials flow needs it)");
+        }
+        if (seen & bit(o_refresh_token_file)) {
+            error(at, "refresh_token_file belongs to the refresh_token flow");
+        }
+        if (!(seen & bit(o_scope))) {
+            f.scope = default_m365_scope;
+        }
+    } else if (!(seen & bit(o_refresh_token_file))) {
+        error(at, "missing key 'refresh_token_file' (the refresh_token flow needs it)");
+    }
+    return f;
+}
+
 std::optional<credential> reader::read_auth(od::value& v)
 {
     credential c;
     const char* at = where(v);
     std::uint64_t seen = fields(v, auth_keys, bit(a_user), [&](int key, od::value& value) {
-        if (key == a_user) {
-            if (auto x = text(value)) c.user = std::move(*x);
-        } else if (key == a_password) {
-            c.password = secret_ref(value);
-        } else {
-            c.oauth2_token = secret_ref(value);
+        switch (key) {
+        case a_user: if (auto x = text(value)) c.user = std::move(*x); break;
+        case a_password: c.password = secret_ref(value); break;
+        case a_oauth2_token: c.oauth2_token = secret_ref(value); break;
+        case a_oauth2_token_command: c.oauth2_token_command = read_command(value); break;
+        case a_oauth2: c.oauth2 = read_oauth2(value); break;
+        default: break;
         }
     });
-    if ((seen & bit(a_password)) && (seen & bit(a_oauth2_token))) {
-        error(at, "give either password or oauth2_token, not both");
-    } else if (!(seen & (bit(a_password) | bit(a_oauth2_token))) && seen != 0) {
-        error(at, "missing key 'password' (or 'oauth2_token')");
+    if (seen != 0) {
+        check_login_keys(at, seen & bit(a_password), seen & bit(a_oauth2_token), seen & bit(a_oauth2_token_command),
+            seen & bit(a_oauth2));
     }
     return c;
 }
@@ -921,15 +1035,16 @@ void reader::read_mailbox(od::value& v)
             case m_user: if (auto x = text(value)) m.login.user = std::move(*x); break;
             case m_password: m.login.password = secret_ref(value); break;
             case m_oauth2_token: m.login.oauth2_token = secret_ref(value); break;
+            case m_oauth2_token_command: m.login.oauth2_token_command = read_command(value); break;
+            case m_oauth2: m.login.oauth2 = read_oauth2(value); break;
             case m_extra_folders: if (auto x = string_list(value)) m.extra_folders = std::move(*x); break;
             case m_junk_folders: if (auto x = string_list(value)) m.junk_folders = std::move(*x); break;
             default: break;
             }
         });
-    if ((seen & bit(m_password)) && (seen & bit(m_oauth2_token))) {
-        error(at, "give either password or oauth2_token, not both");
-    } else if (!(seen & (bit(m_password) | bit(m_oauth2_token))) && seen != 0) {
-        error(at, "missing key 'password' (or 'oauth2_token')");
+    if (seen != 0) {
+        check_login_keys(at, seen & bit(m_password), seen & bit(m_oauth2_token), seen & bit(m_oauth2_token_command),
+            seen & bit(m_oauth2));
     }
     // Most servers (and the test servers) log in with the full address.
     if (!(seen & bit(m_user))) {

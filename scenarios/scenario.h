@@ -69,11 +69,29 @@ std::string_view to_string(junk_policy j) noexcept;
 /// imap 143 / 993; pop3 110 / 995 (STARTTLS/STLS share the clear-text port).
 std::uint16_t default_port(protocol_kind p, tls_mode t) noexcept;
 
-/// One way to log in: exactly one of password and oauth2_token is set (XOAUTH2 with a token).
+/// How mailprobe obtains OAuth2 access tokens from an identity provider itself (docs/OAUTH2.md).
+struct oauth2_flow {
+    enum class grant { client_credentials, refresh_token };
+    grant type = grant::client_credentials;
+    std::string token_url;            // https; for client_credentials defaulted from the tenant
+    std::string tenant;               // client_credentials: the Entra ID tenant (id or domain)
+    std::string client_id;
+    std::optional<secret> client_secret;   // required for client_credentials
+    std::string scope;                // client_credentials default: Exchange Online's .default
+    std::string refresh_token_file;   // refresh_token: holds the current refresh token
+    std::string ca_file;              // the token endpoint's CA; empty: the system store
+};
+
+/// One way to log in: exactly one of password, oauth2_token (a static token, XOAUTH2),
+/// oauth2_token_command (a program that prints a token) and oauth2 (mailprobe asks the
+/// identity provider) is set.
 struct credential {
     std::string user;
     std::optional<secret> password;
     std::optional<secret> oauth2_token;
+    // Defaulted so that existing {user, password, token} initializers stay complete.
+    std::vector<std::string> oauth2_token_command{};   // argv, run without a shell
+    std::optional<oauth2_flow> oauth2{};
 };
 
 struct server {
