@@ -122,19 +122,6 @@ engine::result<protocols::endpoint> endpoint_for(const scenarios::server& s, con
     return ep;
 }
 
-protocols::credentials credentials_of(const scenarios::credential& c)
-{
-    protocols::credentials out;
-    out.user = c.user;
-    if (c.oauth2_token) {
-        out.secret = std::string(c.oauth2_token->reveal());
-        out.type = protocols::credentials::kind::oauth2_token;
-    } else if (c.password) {
-        out.secret = std::string(c.password->reveal());
-    }
-    return out;
-}
-
 std::string seconds_text(milliseconds d)
 {
     if (d.count() % 1000 == 0) {
@@ -388,7 +375,11 @@ private:
         if (m_session->tls_info()) {
             record_tls(*m_st->out, m_server->name, *m_session->tls_info());
         }
-        if (auto l = co_await m_session->login(credentials_of(m_box->login)); !l) {
+        auto cred = co_await m_st->ctx->tokens.credentials_for(m_box->login);
+        if (!cred) {
+            co_return std::move(cred).err();
+        }
+        if (auto l = co_await m_session->login(std::move(*cred)); !l) {
             co_return std::move(l).err().at(stage::auth);
         }
         m_folders = {"INBOX"};
@@ -533,7 +524,11 @@ public:
 private:
     task<engine::result<void>> look(protocols::pop3::session& s)
     {
-        if (auto l = co_await s.login(credentials_of(m_box->login)); !l) {
+        auto cred = co_await m_st->ctx->tokens.credentials_for(m_box->login);
+        if (!cred) {
+            co_return std::move(cred).err();
+        }
+        if (auto l = co_await s.login(std::move(*cred)); !l) {
             co_return std::move(l).err().at(stage::auth);
         }
         auto list = co_await s.uidl();
@@ -704,7 +699,12 @@ task<std::optional<sent_probe>> send_probe(const scenarios::probe_plan* plan, co
     protocols::smtp::send_request req;
     req.server = std::move(*smtp_ep);
     if (plan->send_via->auth) {
-        req.auth = credentials_of(*plan->send_via->auth);
+        auto cred = co_await ctx->tokens.credentials_for(*plan->send_via->auth);
+        if (!cred) {
+            fail(*r, std::move(cred).err(), stage::auth);
+            co_return std::nullopt;
+        }
+        req.auth = std::move(*cred);
     }
     req.helo_name = ctx->helo_name.empty() ? std::string(scenarios::domain_of(spec.from)) : ctx->helo_name;
     req.mail_from = spec.from;

@@ -31,6 +31,7 @@
 #include "engine/task.h"
 #include "engine/tls.h"
 #include "probe/result.h"
+#include "probe/tokens.h"
 #include "protocols/message/probe_header.h"
 #include "protocols/message/probe_id.h"
 #include "scenarios/plan.h"
@@ -45,7 +46,7 @@
 
 namespace probe {
 
-/// What probe runs share: the HMAC key, the id generator, the client TLS contexts (one per
+/// What probe runs share: the HMAC key, the id generator, the OAuth2 tokens, the client TLS contexts (one per
 /// CA file and verification switch, since loading a CA store per connection would dominate
 /// the cost) and the trace switch. One per loop thread; not thread-safe.
 class context {
@@ -61,6 +62,8 @@ public:
     /// The cached client context for (`ca_file`, `insecure`), made on first use.
     engine::result<engine::tls_context> tls_for(const std::string& ca_file, bool insecure);
 
+    /// OAuth2 tokens, shared by every probe of this context (fetched once per source).
+    token_cache tokens;
     /// Record every dialogue into result::transcript.
     bool trace = false;
     /// Our EHLO name; empty: the domain of the probe's From address.

@@ -1,0 +1,352 @@
+// OAuth2 token sources and the token cache, against the built-in token endpoint over HTTPS
+// with its throwaway CA: the client-credentials grant, one refresh for many concurrent probes
+// when the token expires mid-run, the rotated refresh token stored safely, a revoked refresh
+// token as a clear auth-stage error (and a probe Down at auth) with the identity provider's
+// words and no secret, and the token command (output, failure, timeout, output limit).
+#include "probe/tokens.h"
+
+#include "engine/loop.h"
+#include "engine/scope.h"
+#include "engine/timer.h"
+#include "probe/roundtrip.h"
+#include "tests/support/child_process.h"
+#include "tools/server/token_endpoint.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+
+using namespace std::chrono_literals;
+using engine::stage;
+using engine::task;
+
+namespace {
+
+constexpr std::string_view client_secret = "app-secret-0123456789";
+
+scenarios::secret secret_of(std::string_view v)
+{
+    return {std::string(v), scenarios::secret::source::inline_value, "inline"};
+}
+
+std::string read_file(const std::string& path)
+{
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+using credentials_result = engine::result<protocols::credentials>;
+
+class Tokens : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        m_idp.add_client("probe-app", std::string(client_secret));
+        auto started = m_idp.start();
+        ASSERT_TRUE(started) << started.err().describe();
+        m_ca = m_dir.write("idp-ca.pem", m_idp.ca_pem());
+    }
+
+    scenarios::credential client_credentials() const
+    {
+        scenarios::oauth2_flow f;
+        f.type = scenarios::oauth2_flow::grant::client_credentials;
+        f.token_url = m_idp.url();
+        f.client_id = "probe-app";
+        f.client_secret = secret_of(client_secret);
+        f.scope = "https://outlook.office365.com/.default";
+        f.ca_file = m_ca;
+        scenarios::credential c;
+        c.user = "probe@contoso.test";
+        c.oauth2 = f;
+        return c;
+    }
+
+    scenarios::credential refresh_flow(const std::string& file) const
+    {
+        auto c = client_credentials();
+        c.oauth2->type = scenarios::oauth2_flow::grant::refresh_token;
+        c.oauth2->scope = "https://mail.google.com/";
+        c.oauth2->refresh_token_file = file;
+        return c;
+    }
+
+    /// Runs `body` while the endpoint serves.
+    void serve(task<void> body)
+    {
+        m_loop.run(with_idp(&m_idp, std::move(body)));
+    }
+
+    static task<void> with_idp(builtin::token_endpoint* idp, task<void> body)
+    {
+        engine::scope s;
+        s.spawn(idp->run());
+        co_await std::move(body);
+        idp->stop();
+        co_await s.join();
+    }
+
+    static task<void> one(probe::token_cache* cache, const scenarios::credential* c, credentials_result* out)
+    {
+        *out = co_await cache->credentials_for(*c);
+    }
+
+    /// `n` probes asking for the same source at once.
+    static task<void> many(probe::token_cache* cache, const scenarios::credential* c,
+        std::vector<credentials_result>* out)
+    {
+        engine::scope s;
+        for (auto& slot : *out) {
+            s.spawn(one(cache, c, &slot));
+        }
+        co_await s.join();
+    }
+
+    static task<void> in_turn(std::vector<task<void>> steps)
+    {
+        for (auto& step : steps) {
+            co_await std::move(step);
+        }
+    }
+
+    static task<void> pause(engine::clock::duration d)
+    {
+        EXPECT_TRUE(co_await engine::sleep_for(d));
+    }
+
+    engine::loop m_loop;
+    test_support::temp_dir m_dir;
+    builtin::token_endpoint m_idp;
+    std::string m_ca;
+};
+
+TEST(TokenResponse, ParsesGrantsAndRefusals)
+{
+    auto ok = probe::parse_token_response(
+        R"({"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":"eyJ0.a.b","refresh_token":"0.AX"})");
+    ASSERT_TRUE(ok);
+    EXPECT_EQ(ok->access_token, "eyJ0.a.b");
+    EXPECT_EQ(ok->expires_in, 3599);
+    EXPECT_EQ(ok->refresh_token, "0.AX");
+
+    auto v1 = probe::parse_token_response(R"({"expires_in":"3600","access_token":"t"})");
+    ASSERT_TRUE(v1);
+    EXPECT_EQ(v1->expires_in, 3600);
+
+    auto refused = probe::parse_token_response(
+        R"({"error":"invalid_grant","error_description":"Token has been expired or revoked."})");
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->error, "invalid_grant");
+    EXPECT_EQ(refused->error_description, "Token has been expired or revoked.");
+    EXPECT_TRUE(refused->access_token.empty());
+
+    auto wrong_types = probe::parse_token_response(R"({"access_token":42,"expires_in":"soon"})");
+    ASSERT_TRUE(wrong_types);
+    EXPECT_TRUE(wrong_types->access_token.empty());
+    EXPECT_EQ(wrong_types->expires_in, 0);
+
+    EXPECT_FALSE(probe::parse_token_response("<html>Service Unavailable</html>"));
+    EXPECT_FALSE(probe::parse_token_response("[1,2]"));
+}
+
+TEST_F(Tokens, ClientCredentialsTokenIsAcceptedAndCached)
+{
+    probe::token_cache cache;
+    auto cred = client_credentials();
+    credentials_result first = engine::error{};
+    credentials_result second = engine::error{};
+    std::vector<task<void>> steps;
+    steps.push_back(one(&cache, &cred, &first));
+    steps.push_back(one(&cache, &cred, &second));
+    serve(in_turn(std::move(steps)));
+    ASSERT_TRUE(first) << first.err().describe();
+    ASSERT_TRUE(second) << second.err().describe();
+    EXPECT_EQ(first->type, protocols::credentials::kind::oauth2_token);
+    EXPECT_EQ(first->user, "probe@contoso.test");
+    EXPECT_TRUE(m_idp.accepts(first->secret));
+    EXPECT_EQ(second->secret, first->secret);
+    EXPECT_EQ(m_idp.requests(), 1u);
+    EXPECT_EQ(cache.fetches(), 1u);
+}
+
+TEST_F(Tokens, ExpiryMidRunTriggersExactlyOneRefreshForManyProbes)
+{
+    m_idp.lifetime = 1s;
+    probe::token_cache cache;
+    cache.margin = 0s;
+    auto cred = client_credentials();
+    std::vector<credentials_result> before(20, engine::error{});
+    std::vector<credentials_result> after(20, engine::error{});
+    std::vector<task<void>> steps;
+    steps.push_back(many(&cache, &cred, &before));
+    steps.push_back(pause(1100ms));
+    steps.push_back(many(&cache, &cred, &after));
+    serve(in_turn(std::move(steps)));
+
+    EXPECT_EQ(m_idp.requests(), 2u);   // one grant at the start, one refresh at expiry
+    for (std::size_t i = 0; i < before.size(); ++i) {
+        ASSERT_TRUE(before[i]) << before[i].err().describe();
+        ASSERT_TRUE(after[i]) << after[i].err().describe();
+        EXPECT_EQ(before[i]->secret, before[0]->secret);
+        EXPECT_EQ(after[i]->secret, after[0]->secret);
+    }
+    EXPECT_NE(after[0]->secret, before[0]->secret);
+    EXPECT_FALSE(m_idp.accepts(before[0]->secret));
+    EXPECT_TRUE(m_idp.accepts(after[0]->secret));
+}
+
+TEST_F(Tokens, RotatedRefreshTokenIsStoredWriteThenRenameWithMode0600)
+{
+    m_idp.lifetime = 1s;
+    std::string original = m_idp.issue_refresh_token("probe-app");
+    std::string file = m_dir.write("refresh-token", original + "\n");
+    ASSERT_EQ(::chmod(file.c_str(), 0644), 0);
+    probe::token_cache cache;
+    cache.margin = 0s;
+    auto cred = refresh_flow(file);
+    credentials_result first = engine::error{};
+    credentials_result second = engine::error{};
+    std::string after_first;
+    std::vector<task<void>> steps;
+    steps.push_back(one(&cache, &cred, &first));
+    steps.push_back(pause(1100ms));
+    steps.push_back(one(&cache, &cred, &second));
+    serve(in_turn(std::move(steps)));
+
+    ASSERT_TRUE(first) << first.err().describe();
+    // The second refresh worked, so it used the rotated token: the original was retired.
+    ASSERT_TRUE(second) << second.err().describe();
+    EXPECT_TRUE(m_idp.accepts(second->secret));
+    std::string stored = read_file(file);
+    EXPECT_NE(stored, original + "\n");
+    EXPECT_TRUE(stored.starts_with("rt-") && stored.ends_with("\n")) << stored;
+    struct stat st {};
+    ASSERT_EQ(::stat(file.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    std::size_t files = 0;
+    for (const auto& e : std::filesystem::directory_iterator(m_dir.path())) {
+        files += e.is_regular_file() ? 1 : 0;
+    }
+    EXPECT_EQ(files, 2u);   // the CA and the token: no temporary file left behind
+}
+
+TEST_F(Tokens, RevokedRefreshTokenIsAClearAuthErrorForEveryWaitingProbe)
+{
+    std::string token = m_idp.issue_refresh_token("probe-app");
+    std::string file = m_dir.write("refresh-token", token);
+    m_idp.revoke_refresh_tokens();
+    probe::token_cache cache;
+    auto cred = refresh_flow(file);
+    std::vector<credentials_result> got(5, engine::error{});
+    serve(many(&cache, &cred, &got));
+
+    EXPECT_EQ(m_idp.requests(), 1u);
+    for (const auto& r : got) {
+        ASSERT_FALSE(r);
+        EXPECT_EQ(r.err().where, stage::auth);
+        EXPECT_EQ(r.err().code, engine::errc::auth_failed);
+        EXPECT_NE(r.err().message.find("refused the refresh_token grant (HTTP 400): invalid_grant: AADSTS70000"),
+            std::string::npos) << r.err().message;
+        EXPECT_EQ(r.err().message.find(token), std::string::npos);
+        EXPECT_EQ(r.err().message.find(client_secret), std::string::npos);
+    }
+}
+
+TEST_F(Tokens, RevokedRefreshTokenMakesTheProbeDownAtAuth)
+{
+    std::string file = m_dir.write("refresh-token", m_idp.issue_refresh_token("probe-app"));
+    m_idp.revoke_refresh_tokens();
+    scenarios::probe_plan plan;
+    auto spec = std::make_shared<scenarios::probe>();
+    spec->name = "oauth";
+    spec->tenant = "contoso";
+    spec->from = "probe@contoso.test";
+    spec->to = "probe@contoso.test";
+    plan.spec = spec;
+    plan.owner = std::make_shared<scenarios::tenant>(scenarios::tenant{"contoso", ""});
+    auto smtp = std::make_shared<scenarios::server>();
+    smtp->name = "m365";
+    smtp->host = "127.0.0.1";
+    smtp->port = 9;   // never reached: the token comes first
+    smtp->tls = scenarios::tls_mode::none;
+    smtp->auth = refresh_flow(file);
+    plan.send_via = smtp;
+    std::array<std::uint8_t, 32> key{};
+    key.fill(7);
+    probe::context ctx(*protocols::message::mac_key::from_bytes(key));
+    probe::result r;
+    serve([](scenarios::probe_plan p, probe::context* c, probe::result* out) -> task<void> {
+        *out = co_await probe::run_once(std::move(p), *c);
+    }(std::move(plan), &ctx, &r));
+
+    EXPECT_EQ(r.outcome, probe::status::down);
+    EXPECT_EQ(r.stage, stage::auth);
+    EXPECT_NE(r.reason.find("invalid_grant"), std::string::npos) << r.reason;
+}
+
+TEST(TokenCommand, PrintsTheToken)
+{
+    engine::loop loop;
+    auto got = loop.run(probe::run_token_command({"/bin/sh", "-c", "printf 'ya29.a0Af-token\\r\\n'"}));
+    ASSERT_TRUE(got) << got.err().describe();
+    EXPECT_EQ(*got, "ya29.a0Af-token");
+}
+
+TEST(TokenCommand, FailuresAreAuthErrors)
+{
+    engine::loop loop;
+    probe::command_limits quick;
+    quick.timeout = 300ms;
+    quick.max_output = 1024;
+    struct failing {
+        std::vector<std::string> argv;
+        engine::errc code;
+        std::string_view says;
+    };
+    const failing cases[] = {
+        {{"/bin/sh", "-c", "echo 'AADSTS50076: MFA required' >&2; exit 3"}, engine::errc::auth_failed,
+            "exited with status 3: AADSTS50076: MFA required"},
+        {{"/bin/sleep", "5"}, engine::errc::timed_out, "did not finish within 300 ms"},
+        {{"/bin/sh", "-c", "head -c 5000 /dev/zero | tr '\\000' a"}, engine::errc::protocol, "printed more than 1024 bytes"},
+        {{"/bin/sh", "-c", "echo two words"}, engine::errc::protocol, "instead of one token"},
+        {{"/bin/true"}, engine::errc::protocol, "printed nothing"},
+        {{"/nonexistent/token-helper"}, engine::errc::invalid_argument, "cannot start"},
+    };
+    for (const auto& c : cases) {
+        auto start = engine::clock::now();
+        auto got = loop.run(probe::run_token_command(c.argv, quick));
+        ASSERT_FALSE(got) << c.argv.back();
+        EXPECT_EQ(got.err().where, stage::auth);
+        EXPECT_EQ(got.err().code, c.code) << got.err().describe();
+        EXPECT_NE(got.err().message.find(c.says), std::string::npos) << got.err().message;
+        EXPECT_LT(engine::clock::now() - start, 3s);
+    }
+}
+
+TEST(TokenCommand, CachedForAllProbesOfTheSource)
+{
+    engine::loop loop;
+    test_support::temp_dir dir;
+    // The command counts its runs in a file, so the test sees how often it ran.
+    std::string count = dir.path() + "/runs";
+    scenarios::credential c;
+    c.user = "probe@example.test";
+    c.oauth2_token_command = {"/bin/sh", "-c", "echo x >> '" + count + "'; echo token-42"};
+    probe::token_cache cache;
+    for (int i = 0; i < 3; ++i) {
+        auto got = loop.run(cache.credentials_for(c));
+        ASSERT_TRUE(got) << got.err().describe();
+        EXPECT_EQ(got->secret, "token-42");
+        EXPECT_EQ(got->type, protocols::credentials::kind::oauth2_token);
+    }
+    EXPECT_EQ(read_file(count), "x\n");
+    EXPECT_EQ(cache.fetches(), 1u);
+}
+
+} // namespace

@@ -1,0 +1,97 @@
+// builtin::token_endpoint: a small OAuth2 token endpoint (RFC 6749 sections 4.4 and 6) over
+// HTTPS on loopback, the identity provider of the tests and the demo. It issues access tokens
+// for the client-credentials and refresh-token grants, lets them expire after a configurable
+// lifetime, rotates refresh tokens like Microsoft's platform does (the old one stops working),
+// and answers refusals in the JSON shape Entra ID and Google use, with AADSTS-style text.
+//
+// NOT AN IDENTITY PROVIDER: tokens are random strings kept in memory, there are no users or
+// consent, and requests are served one at a time. It makes a throwaway CA and a certificate
+// for 127.0.0.1 at start (engine/certs.h); clients trust ca_pem().
+//
+//   builtin::token_endpoint idp;
+//   idp.add_client("probe-app", "app-secret");
+//   auto refresh = idp.issue_refresh_token("probe-app");
+//   if (auto r = idp.start(); !r) { ... }
+//   scope.spawn(idp.run());   // until idp.stop()
+#pragma once
+
+#include "engine/connection.h"
+#include "engine/loop.h"
+#include "engine/result.h"
+#include "engine/task.h"
+#include "engine/tls.h"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+
+namespace engine {
+class scope;
+}
+
+namespace builtin {
+
+class token_endpoint {
+public:
+    token_endpoint() = default;
+    token_endpoint(const token_endpoint&) = delete;
+    token_endpoint& operator=(const token_endpoint&) = delete;
+
+    /// How long issued access tokens live (expires_in).
+    std::chrono::seconds lifetime{3600};
+    /// Whether a refresh grant returns a new refresh token and retires the old one.
+    bool rotate_refresh_tokens = true;
+
+    /// Registers an application; an empty secret makes it a public client (no secret sent).
+    void add_client(std::string client_id, std::string client_secret);
+    /// A refresh token for `client_id`, as a consent flow would have left it.
+    std::string issue_refresh_token(const std::string& client_id);
+    /// Every refresh token stops working (the user revoked the app's access).
+    void revoke_refresh_tokens() noexcept { m_refresh.clear(); }
+
+    /// Makes the certificate and binds 127.0.0.1 on any free port. Errors carry stage tls or
+    /// connect.
+    engine::result<void> start();
+    /// Serves until stop() (or a stop on the awaiting task). Call start() first.
+    engine::task<void> run();
+    void stop() noexcept;
+
+    std::uint16_t port() const noexcept { return m_listener.port(); }
+    const std::string& ca_pem() const noexcept { return m_ca_pem; }
+    /// "https://127.0.0.1:<port>/<tenant>/oauth2/v2.0/token" (the tenant part is ignored).
+    std::string url() const;
+
+    /// Whether `access_token` was issued here and has not expired.
+    bool accepts(std::string_view access_token) const;
+    /// Token requests answered so far, granted or refused.
+    std::size_t requests() const noexcept { return m_requests; }
+    std::size_t granted() const noexcept { return m_granted; }
+
+private:
+    struct reply {
+        int status = 200;
+        std::string body;
+    };
+    static engine::task<void> serve_loop(token_endpoint* self);
+    engine::task<void> serve(engine::connection c);
+    reply answer(std::string_view form);
+    std::string new_token(std::string_view prefix) const;
+
+    std::map<std::string, std::string, std::less<>> m_clients;    // id -> secret
+    std::map<std::string, std::string, std::less<>> m_refresh;    // refresh token -> client id
+    std::map<std::string, engine::clock::time_point, std::less<>> m_access;   // token -> expiry
+    std::optional<engine::tls_context> m_tls;
+    std::string m_ca_pem;
+    engine::listener m_listener;
+    engine::scope* m_running = nullptr;
+    bool m_stop = false;
+    std::size_t m_requests = 0;
+    std::size_t m_granted = 0;
+};
+
+} // namespace builtin
