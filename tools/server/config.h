@@ -8,7 +8,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace builtin {
@@ -61,6 +63,10 @@ struct config {
     std::vector<listener_config> listeners;
     std::vector<std::string> cert_names;           // extra DNS names for the certificate
     server_limits limits;
+    /// Set: logins take only SASL XOAUTH2 or OAUTHBEARER with a token this accepts (e.g. a
+    /// token_endpoint's accepts()) and the mailbox address as user, like Microsoft 365 and
+    /// Gmail; passwords are refused. Empty: passwords only.
+    std::function<bool(std::string_view access_token)> accept_token{};
 };
 
 } // namespace builtin

@@ -20,6 +20,7 @@
 #include "engine/scope.h"
 #include "engine/timer.h"
 #include "tools/server/imap_tokens.h"
+#include "tools/server/oauth.h"
 #include "tools/server/session_io.h"
 
 #include <algorithm>
@@ -298,7 +299,11 @@ std::string imap_session::capabilities() const
     if (!m_tls && m_lc->tls == protocols::tls_mode::starttls) {
         caps += " STARTTLS";
     }
-    caps += auth_allowed() ? " AUTH=PLAIN" : " LOGINDISABLED";
+    if (!auth_allowed()) {
+        caps += " LOGINDISABLED";
+    } else {
+        caps += m_ctx->cfg->accept_token ? " AUTH=XOAUTH2 AUTH=OAUTHBEARER" : " AUTH=PLAIN";
+    }
     return caps;
 }
 
@@ -361,7 +366,8 @@ void imap_session::login(imap::tokenizer& t)
         tagged("NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure connections");
         return;
     }
-    m_user = m_ctx->mail->authenticate(imap::value(u, m_scratch), imap::value(p, m_scratch2));
+    // With bearer tokens only, LOGIN fails like Exchange Online's does without basic auth.
+    m_user = m_ctx->cfg->accept_token ? nullptr : m_ctx->mail->authenticate(imap::value(u, m_scratch), imap::value(p, m_scratch2));
     tagged(m_user ? "OK [CAPABILITY " + capabilities() + "] Logged in" : std::string("NO [AUTHENTICATIONFAILED] Authentication failed."));
 }
 
@@ -375,6 +381,23 @@ task<engine::result<void>> imap_session::authenticate(imap::tokenizer& t)
     }
     if (!auth_allowed()) {
         tagged("NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure connections");
+        co_return engine::result<void>{};
+    }
+    if (m_ctx->cfg->accept_token) {
+        auto bearer = bearer_mechanism(mech.text);
+        if (!bearer) {
+            tagged("NO [CANNOT] Unsupported authentication mechanism");
+            co_return engine::result<void>{};
+        }
+        // Copied before reading on: the token views die with the line.
+        auto ir = initial.what == tk::atom ? std::optional<std::string>(initial.text) : std::nullopt;
+        auto user = co_await bearer_login(m_ctx, &m_io, "+ ", std::move(ir), *bearer);
+        if (!user) {
+            co_return std::move(user).err();
+        }
+        m_user = *user;
+        tagged(m_user ? "OK [CAPABILITY " + capabilities() + "] Logged in"
+                      : std::string("NO [AUTHENTICATIONFAILED] Invalid credentials (Failure)"));
         co_return engine::result<void>{};
     }
     if (!iequals(mech.text, "PLAIN")) {

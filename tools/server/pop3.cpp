@@ -9,6 +9,7 @@
 // STARTTLS listener and input sent ahead of the TLS handshake. Not a production server.
 #include "protocols/common/sasl.h"
 #include "protocols/smtp/dot_stuffing.h"
+#include "tools/server/oauth.h"
 #include "tools/server/session_io.h"
 
 #include <charconv>
@@ -60,7 +61,7 @@ void pop3_session::capa()
         o.append("STLS\r\n");
     }
     if (auth_allowed() && !m_user) {
-        o.append("USER\r\nSASL PLAIN\r\n");
+        o.append(m_ctx->cfg->accept_token ? "SASL XOAUTH2 OAUTHBEARER\r\n" : "USER\r\nSASL PLAIN\r\n");
     }
     o.append(".\r\n");
 }
@@ -88,6 +89,20 @@ task<engine::result<void>> pop3_session::auth(std::string_view arg)
         co_return engine::result<void>{};
     }
     auto sp = arg.find(' ');
+    if (m_ctx->cfg->accept_token) {
+        auto bearer = bearer_mechanism(arg.substr(0, sp));
+        if (!bearer) {
+            m_io.reply("-ERR [AUTH] Unsupported authentication mechanism\r\n");
+            co_return engine::result<void>{};
+        }
+        auto ir = sp == std::string_view::npos ? std::nullopt : std::optional<std::string>(arg.substr(sp + 1));
+        auto user = co_await bearer_login(m_ctx, &m_io, "+ ", std::move(ir), *bearer);
+        if (!user) {
+            co_return std::move(user).err();
+        }
+        login(*user);
+        co_return engine::result<void>{};
+    }
     if (!iequals(arg.substr(0, sp), "PLAIN")) {
         m_io.reply("-ERR [AUTH] Unsupported authentication mechanism\r\n");
         co_return engine::result<void>{};
@@ -264,7 +279,7 @@ task<void> pop3_session::run()
                 if (m_user_name.empty()) {
                     m_io.reply("-ERR No username given.\r\n");
                 } else {
-                    login(m_ctx->mail->authenticate(m_user_name, arg));
+                    login(m_ctx->cfg->accept_token ? nullptr : m_ctx->mail->authenticate(m_user_name, arg));
                 }
             } else if (auto a = co_await auth(arg); !a) {
                 co_return;

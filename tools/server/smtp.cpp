@@ -12,6 +12,7 @@
 // input sent ahead of the TLS handshake. Only CRLF "." CRLF ends DATA, so bare-LF tricks
 // cannot smuggle a second message. Not a production MTA: nothing leaves this process.
 #include "protocols/common/sasl.h"
+#include "tools/server/oauth.h"
 #include "tools/server/session_io.h"
 
 #include <charconv>
@@ -95,7 +96,7 @@ void smtp_session::ehlo(std::string_view arg)
         o.append("250-STARTTLS\r\n");
     }
     if (auth_allowed()) {
-        o.append("250-AUTH PLAIN LOGIN\r\n");
+        o.append(m_ctx->cfg->accept_token ? "250-AUTH XOAUTH2 OAUTHBEARER\r\n" : "250-AUTH PLAIN LOGIN\r\n");
     }
     o.append("250 ENHANCEDSTATUSCODES\r\n");
 }
@@ -141,7 +142,23 @@ task<engine::result<void>> smtp_session::auth(std::string_view arg)
         }
         return false;
     };
-    if (iequals(mech, "PLAIN")) {
+    if (m_ctx->cfg->accept_token) {
+        auto bearer = bearer_mechanism(mech);
+        if (!bearer) {
+            m_io.reply("535 5.7.139 Authentication unsuccessful, basic authentication is disabled.\r\n");
+            co_return engine::result<void>{};
+        }
+        std::optional<std::string> ir;
+        if (has_initial) {
+            ir = initial;
+        }
+        auto user = co_await bearer_login(m_ctx, &m_io, "334 ", std::move(ir), *bearer);
+        if (!user) {
+            co_return std::move(user).err();
+        }
+        m_user = *user;
+        m_io.reply(m_user ? "235 2.7.0 Authentication successful\r\n" : "535 5.7.3 Authentication unsuccessful\r\n");
+    } else if (iequals(mech, "PLAIN")) {
         if (!has_initial) {
             m_io.reply("334 \r\n");
             auto l = co_await sasl_line();
