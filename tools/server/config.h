@@ -62,6 +62,8 @@ struct config {
     std::vector<domain_config> domains;
     std::vector<listener_config> listeners;
     std::vector<std::string> cert_names;           // extra DNS names for the certificate
+    std::chrono::seconds cert_lifetime{0};         // 0: 30 days; a few seconds: a certificate
+                                                   // that expires while the server runs (tests)
     server_limits limits;
     /// Set: logins take only SASL XOAUTH2 or OAUTHBEARER with a token this accepts (e.g. a
     /// token_endpoint's accepts()) and the mailbox address as user, like Microsoft 365 and

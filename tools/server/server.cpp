@@ -39,6 +39,10 @@ engine::result<void> server::start()
             req.ip_addresses.push_back(l.ip);
         }
     }
+    if (m_config.cert_lifetime.count() > 0) {
+        req.not_after = std::chrono::duration_cast<std::chrono::seconds>(
+            (std::chrono::system_clock::now() + m_config.cert_lifetime).time_since_epoch()).count();
+    }
     auto leaf = engine::issue_cert(*ca, req);
     if (!leaf) {
         return std::move(leaf).err();
