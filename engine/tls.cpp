@@ -223,7 +223,9 @@ tls_session::progress tls_session::step()
 error tls_session::last_error(int rc, stage where) const
 {
     long verify = SSL_get_verify_result(m_ssl);
-    if (!m_insecure && verify != X509_V_OK) {
+    // X509_V_ERR_INVALID_CALL: no certificate was verified yet (the handshake broke before
+    // the peer sent one, e.g. a bad record); that is a handshake failure, not an untrusted CA.
+    if (!m_insecure && verify != X509_V_OK && verify != X509_V_ERR_INVALID_CALL) {
         std::string why = X509_verify_cert_error_string(verify);
         errc code = errc::cert_untrusted;
         switch (verify) {
