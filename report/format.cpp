@@ -36,6 +36,11 @@ std::string quoted(std::string_view s)
 
 } // namespace
 
+std::string json_quote(std::string_view s)
+{
+    return quoted(s);
+}
+
 std::string to_json(const probe::result& r)
 {
     std::string out = "{";

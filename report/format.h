@@ -6,8 +6,12 @@
 #include "probe/result.h"
 
 #include <string>
+#include <string_view>
 
 namespace report {
+
+/// `s` as a JSON string literal, quotes included (RFC 8259 escaping).
+std::string json_quote(std::string_view s);
 
 /// One JSON object, no trailing newline.
 std::string to_json(const probe::result& r);

@@ -16,3 +16,9 @@ int run_run(const std::vector<std::string>& args);
 
 /// `mailprobe check --smtp HOST:PORT --fetch URL --from ADDR --to ADDR ...` (a Nagios plugin)
 int run_check(const std::vector<std::string>& args);
+
+/// `mailprobe history --store FILE [--tenant T] [--probe P] [--since TIME] [--format text|jsonl]`
+int run_history(const std::vector<std::string>& args);
+
+/// `mailprobe report --store FILE --from DATE --to DATE --out DIR [--tenant T] [--format ...]`
+int run_report(const std::vector<std::string>& args);

@@ -20,6 +20,9 @@ void usage(std::FILE* to)
         "  check --smtp ... --fetch ...\n"
         "                       one probe from flags, as a Nagios/Icinga/Checkmk plugin\n"
         "  validate SCENARIO    load and check a scenario file without sending anything\n"
+        "  history --store FILE the results 'run --store FILE' kept\n"
+        "  report --store FILE --from DATE --to DATE --out DIR\n"
+        "                       availability reports per tenant in HTML, CSV and JSON\n"
         "\n"
         "'mailprobe COMMAND --help' tells more about each.\n");
 }
@@ -41,6 +44,12 @@ int main(int argc, char** argv)
     }
     if (cmd == "check") {
         return run_check(args);
+    }
+    if (cmd == "history") {
+        return run_history(args);
+    }
+    if (cmd == "report") {
+        return run_report(args);
     }
     if (cmd == "--help" || cmd == "-h" || cmd == "help") {
         usage(stdout);

@@ -5,6 +5,7 @@
 // per probe run on stdout, as it completes. Exit status with --once: 0 all up (or pending),
 // 1 any warning, 2 any down; 3 when the scenario or the state file cannot be used.
 #include "tools/mailprobe/commands.h"
+#include "tools/mailprobe/store_sink.h"
 
 #include "engine/loop.h"
 #include "engine/scope.h"
@@ -29,6 +30,8 @@ struct run_options {
     bool keep_going = false;
     bool trace = false;
     std::string state_path;   // next-poll mode when set
+    std::string store_path;   // --store: every result also goes to this history
+    tools::store_sink* store = nullptr;
     scenarios::plan_filter filter;
 };
 
@@ -40,6 +43,9 @@ struct tally {
 
 void emit(const probe::result& r, const run_options& o, tally& t)
 {
+    if (o.store) {
+        o.store->add(r);
+    }
     std::string line = o.jsonl ? report::to_json(r) : report::to_text(r);
     std::fputs(line.c_str(), stdout);
     std::fputc('\n', stdout);
@@ -124,6 +130,7 @@ void usage()
         "  --format jsonl  one JSON object per result (fields: docs/RESULTS.md); default text\n"
         "  --tenant T      only tenant T (repeatable); --probe P: only probe P (repeatable)\n"
         "  --keep-going    skip probes the scenario defines badly instead of refusing the file\n"
+        "  --store FILE    also keep every result in the SQLite history FILE (docs/REPORTS.md)\n"
         "  --trace         include each session's transcript (passwords and tokens redacted)\n\n"
         "examples:\n"
         "  mailprobe run scenarios/examples/topology-3.json --once\n"
@@ -155,6 +162,13 @@ int run_run(const std::vector<std::string>& args)
                 return 3;
             }
             o.state_path = *v;
+        } else if (a == "--store") {
+            const std::string* v = value();
+            if (!v || v->empty()) {
+                std::fprintf(stderr, "mailprobe run: --store needs a file\n");
+                return 3;
+            }
+            o.store_path = *v;
         } else if (a == "--format") {
             const std::string* v = value();
             if (!v || (*v != "text" && *v != "jsonl")) {
@@ -222,6 +236,17 @@ int run_run(const std::vector<std::string>& args)
             return 3;
         }
         state.emplace(std::move(*opened));
+    }
+    std::unique_ptr<tools::store_sink> store;
+    if (!o.store_path.empty()) {
+        auto opened = tools::store_sink::open(o.store_path);
+        if (!opened) {
+            std::fprintf(stderr, "mailprobe run: %s\n", opened.err().message.c_str());
+            return 3;
+        }
+        store = std::move(*opened);
+        store->set_plan(plan);
+        o.store = store.get();
     }
     tally t;
     engine::loop loop;

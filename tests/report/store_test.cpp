@@ -1,0 +1,237 @@
+// The SQLite history: schema version and migrations, round trips of results, batched
+// writes (by count and by time), retention into hourly rollups, and a kill -9 of a writing
+// process that loses at most the unflushed batch and leaves a database that checks clean.
+#include "tests/report/fixture.h"
+
+#include "report/store.h"
+#include "tests/support/child_process.h"
+
+#include <sqlite3.h>
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <thread>
+
+namespace {
+
+using fixture::minute;
+using fixture::t0;
+
+std::vector<report::stored_result> read_all(report::store& db, report::query q = {})
+{
+    std::vector<report::stored_result> out;
+    EXPECT_TRUE(db.read(q, [&](const report::stored_result& s) { out.push_back(s); }).has_value());
+    return out;
+}
+
+std::int64_t count_rows(const std::string& path)
+{
+    auto db = report::store::open(path);
+    EXPECT_TRUE(db.has_value());
+    std::int64_t n = 0;
+    EXPECT_TRUE(db->read({}, [&](const report::stored_result&) { ++n; }).has_value());
+    return n;
+}
+
+TEST(report_store, a_new_store_is_at_the_current_schema_version_in_wal_mode)
+{
+    test_support::temp_dir dir;
+    auto db = report::store::open(dir.path() + "/h.db");
+    ASSERT_TRUE(db.has_value());
+    EXPECT_EQ(*db->schema_version(), report::store_schema_version);
+    EXPECT_EQ(*db->integrity_check(), "ok");
+    // WAL leaves its -wal file beside the database while a connection is open.
+    EXPECT_EQ(::access((dir.path() + "/h.db-wal").c_str(), F_OK), 0);
+    auto keep = db->get_retention();
+    ASSERT_TRUE(keep.has_value());
+    EXPECT_EQ(keep->raw_days, 35);
+    EXPECT_EQ(keep->hourly_days, 400);
+}
+
+TEST(report_store, a_store_from_a_newer_mailprobe_is_refused_and_reopening_keeps_the_data)
+{
+    test_support::temp_dir dir;
+    auto path = dir.path() + "/h.db";
+    {
+        auto db = report::store::open(path);
+        ASSERT_TRUE(db.has_value());
+        auto one = fixture::make("acme", "a", 0, 5, probe::status::up);
+        ASSERT_TRUE(db->insert(std::span(&one, 1)).has_value());
+    }
+    EXPECT_EQ(count_rows(path), 1);   // a second open migrates nothing and loses nothing
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(raw, "UPDATE schema_version SET version = 99", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(raw);
+    auto newer = report::store::open(path);
+    ASSERT_FALSE(newer.has_value());
+    EXPECT_NE(newer.err().message.find("schema version 99"), std::string::npos) << newer.err().message;
+}
+
+TEST(report_store, results_come_back_as_written_in_tenant_probe_time_order)
+{
+    test_support::temp_dir dir;
+    auto db = report::store::open(dir.path() + "/h.db");
+    ASSERT_TRUE(db.has_value());
+    auto all = fixture::results();
+    auto& junk = all[12];   // acme/a at minute 60
+    junk.r.ms = probe::timings{1, 2, 3, 4, 5, 6, 7};
+    junk.r.next_poll = true;
+    junk.r.topology = 4;
+    junk.r.hops = {probe::hop{"mx.example.org", 1200, false}, probe::hop{"relay", std::nullopt, true}};
+    ASSERT_TRUE(db->insert(all).has_value());
+    auto back = read_all(*db);
+    ASSERT_EQ(back.size(), all.size());
+    EXPECT_EQ(back[0].r.tenant, "acme");
+    EXPECT_EQ(back.back().r.tenant, "beta");
+    EXPECT_EQ(back[22].r.probe, "b");
+    const auto& j = back[12].r;
+    EXPECT_EQ(back[12].at_ms, t0 + 60 * minute);
+    EXPECT_EQ(j.outcome, probe::status::warning);
+    EXPECT_EQ(j.stage, engine::stage::deliver);
+    EXPECT_EQ(j.folder, "Junk");
+    EXPECT_EQ(j.warnings, std::vector<std::string>{"filed as spam in Junk"});
+    EXPECT_EQ(j.topology, 4);
+    EXPECT_TRUE(j.next_poll);
+    EXPECT_EQ(j.ms.smtp_connect, 1);
+    EXPECT_EQ(j.ms.total, 7);
+    ASSERT_EQ(j.hops.size(), 2u);
+    EXPECT_EQ(j.hops[0].by, "mx.example.org");
+    EXPECT_EQ(j.hops[0].delay_ms, 1200);
+    EXPECT_FALSE(j.hops[0].skewed);
+    EXPECT_FALSE(j.hops[1].delay_ms);
+    EXPECT_TRUE(j.hops[1].skewed);
+    EXPECT_TRUE(back[0].r.hops.empty());
+    EXPECT_EQ(back[21].r.cert_days_left, 10);
+    EXPECT_FALSE(back[0].r.cert_days_left);
+
+    report::query q;
+    q.probes = {"c"};
+    q.since_ms = t0;
+    q.until_ms = t0 + 30 * minute;
+    auto some = read_all(*db, q);
+    ASSERT_EQ(some.size(), 3u);   // minutes 0, 10, 20; the Down before t0 is outside
+    EXPECT_EQ(some[0].at_ms, t0);
+}
+
+TEST(report_store, retention_rolls_old_results_up_by_hour_and_drops_what_is_older_still)
+{
+    test_support::temp_dir dir;
+    auto db = report::store::open(dir.path() + "/h.db");
+    ASSERT_TRUE(db.has_value());
+    ASSERT_TRUE(db->insert(fixture::results()).has_value());
+    ASSERT_TRUE(db->set_retention(report::retention{1, 400}).has_value());
+    // One day and one hour after T0 + 1 h: the first hour is due, the second is not.
+    auto rolled = db->apply_retention(t0 + 25 * 60 * minute + 30 * minute);
+    ASSERT_TRUE(rolled.has_value());
+    auto hours = db->read_hourly({});
+    ASSERT_TRUE(hours.has_value());
+    // acme/a, acme/b, beta/c (its hour before T0 and its first hour).
+    ASSERT_EQ(hours->size(), 4u);
+    const auto& a = (*hours)[0];
+    EXPECT_EQ(a.probe, "a");
+    EXPECT_EQ(a.hour_ms, t0);
+    EXPECT_EQ(a.up, 9);        // minutes 0..55 but 30, 35, 40 (down); 60 is the next hour
+    EXPECT_EQ(a.down, 3);
+    EXPECT_EQ(a.delivery_count, 9);
+    EXPECT_EQ(a.delivery_sum_ms, 45'000);   // 1000 + ... + 9000
+    EXPECT_EQ(a.delivery_max_ms, 9000);
+    EXPECT_EQ(*rolled, 12 + 1 + 1 + 6);
+    EXPECT_EQ(read_all(*db).size(), fixture::results().size() - 20);
+
+    // Rolling up again adds to the same hours rather than duplicating them; past the hourly
+    // retention, hours go.
+    ASSERT_TRUE(db->set_retention(report::retention{1, 1}).has_value());
+    ASSERT_TRUE(db->apply_retention(t0 + 48 * 60 * minute).has_value());
+    EXPECT_TRUE(read_all(*db).empty());
+    hours = db->read_hourly({});
+    ASSERT_TRUE(hours.has_value());
+    EXPECT_TRUE(hours->empty());
+}
+
+TEST(report_store, the_writer_commits_full_batches_at_once_and_partial_ones_after_the_delay)
+{
+    test_support::temp_dir dir;
+    auto path = dir.path() + "/h.db";
+    auto db = report::store::open(path);
+    ASSERT_TRUE(db.has_value());
+    report::store_writer w(std::move(*db), 10, std::chrono::milliseconds(200));
+    for (int i = 0; i < 13; ++i) {
+        w.add(fixture::make("acme", "a", i, 5, probe::status::up));
+    }
+    // Bounded waits on the writer thread: 10 at once, the other 3 after about 200 ms.
+    auto wait_for = [&](std::uint64_t n) {
+        for (int i = 0; i < 500 && w.committed() < n; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        return w.committed();
+    };
+    EXPECT_GE(wait_for(10), 10u);
+    EXPECT_EQ(wait_for(13), 13u);
+    EXPECT_EQ(count_rows(path), 13);
+}
+
+TEST(report_store, the_writer_commits_what_waits_when_it_is_destroyed)
+{
+    test_support::temp_dir dir;
+    auto path = dir.path() + "/h.db";
+    {
+        auto db = report::store::open(path);
+        ASSERT_TRUE(db.has_value());
+        report::store_writer w(std::move(*db), 1000, std::chrono::hours(1));
+        for (int i = 0; i < 7; ++i) {
+            w.add(fixture::make("acme", "a", i, 5, probe::status::up));
+        }
+    }
+    EXPECT_EQ(count_rows(path), 7);
+}
+
+TEST(report_store, kill_9_of_a_writer_loses_at_most_the_unflushed_batch_and_the_file_checks_clean)
+{
+    test_support::temp_dir dir;
+    auto path = dir.path() + "/h.db";
+    constexpr int batch = 100;
+    std::string out;
+    {
+        // The helper is built next to this test; tests run from the tests build folder.
+        test_support::child_process writer({"report/store_writer_child", path, std::to_string(batch)});
+        out = writer.wait_for_output("committed 2000\n", std::chrono::seconds(30));
+        ASSERT_FALSE(out.empty()) << writer.output();
+        auto pid = std::stoi(out.substr(out.find("pid ") + 4));
+        ASSERT_EQ(::kill(pid, SIGKILL), 0);
+        // Give the kernel a moment to end it before the last output is read.
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        out = writer.output();
+    }
+    auto last = out.rfind("committed ");
+    ASSERT_NE(last, std::string::npos);
+    auto reported = std::stoll(out.substr(last + 10));
+
+    auto db = report::store::open(path);
+    ASSERT_TRUE(db.has_value()) << db.err().message;
+    EXPECT_EQ(*db->integrity_check(), "ok");
+    auto rows = read_all(*db);
+    auto n = static_cast<std::int64_t>(rows.size());
+    // Everything reported committed is there; the child never had more than one batch
+    // uncommitted, so at most that batch is lost; batches are whole; no hole inside.
+    EXPECT_GE(n, reported);
+    EXPECT_EQ(n % batch, 0);
+    for (std::int64_t i = 0; i < n; ++i) {
+        ASSERT_EQ(rows[static_cast<std::size_t>(i)].r.probe_id, std::to_string(i));
+    }
+}
+
+TEST(report_time, dates_and_times_parse_as_utc_and_garbage_does_not)
+{
+    EXPECT_EQ(report::parse_time("2026-11-01"), t0);
+    EXPECT_EQ(report::parse_time("2026-11-01T01:30Z"), t0 + 90 * minute);
+    EXPECT_EQ(report::parse_time("2026-11-01T01:30:05Z"), t0 + 90 * minute + 5000);
+    EXPECT_EQ(report::parse_time("1793491200"), t0);
+    EXPECT_FALSE(report::parse_time("2026-13-01"));
+    EXPECT_FALSE(report::parse_time("2026-11-01x"));
+    EXPECT_FALSE(report::parse_time("yesterday"));
+    EXPECT_EQ(report::format_time(t0 + 90 * minute + 5000), "2026-11-01T01:30:05Z");
+}
+
+} // namespace
