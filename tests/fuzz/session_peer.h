@@ -34,11 +34,15 @@ inline void check(bool ok)
     }
 }
 
-/// No secret in `text` (a transcript, an error message).
+/// What the server says in the current input: a secret form it says itself may come back
+/// in a transcript or an error quoting it, and that is no leak.
+inline std::string_view server_said;
+
+/// No secret in `text` (a transcript, an error message) that the server did not say first.
 inline void check_no_secret(std::string_view text)
 {
     for (auto form : secret_forms) {
-        check(text.find(form) == std::string_view::npos);
+        check(server_said.find(form) != std::string_view::npos || text.find(form) == std::string_view::npos);
     }
 }
 
@@ -75,8 +79,10 @@ inline protocols::endpoint endpoint_on(std::uint16_t port)
 template <class Client>
 void play(std::string_view server_bytes, Client client)
 {
+    server_bytes = server_bytes.substr(0, max_input);
+    server_said = server_bytes;
     engine::loop loop;
-    auto peer = faults::proxy::start("127.0.0.1", 0, faults::play(std::string(server_bytes.substr(0, max_input))));
+    auto peer = faults::proxy::start("127.0.0.1", 0, faults::play(std::string(server_bytes)));
     check(static_cast<bool>(peer));
     loop.run(client(peer->port()));
 }
