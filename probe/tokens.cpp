@@ -216,7 +216,10 @@ engine::result<void> replace_secret_file(const std::string& path, std::string_vi
 
 task<engine::result<std::string>> run_token_command(std::vector<std::string> argv, command_limits limits)
 {
-    std::string name = protocols::printable(argv.empty() ? std::string() : argv[0], 200);
+    if (argv.empty()) {
+        co_return auth_error(errc::invalid_argument, "the token command is empty");
+    }
+    std::string name = protocols::printable(argv[0], 200);
     auto until = engine::after(limits.timeout);
     int out_pipe[2];
     int err_pipe[2];
@@ -412,8 +415,9 @@ task<engine::result<protocols::credentials>> token_cache::credentials_for(const 
 {
     protocols::credentials out;
     out.user = c.user;
-    if (c.password) {
-        out.secret = std::string(c.password->reveal());
+    bool has_token_source = c.oauth2_token || !c.oauth2_token_command.empty() || c.oauth2;
+    if (c.password || !has_token_source) {
+        out.secret = c.password ? std::string(c.password->reveal()) : std::string();
         co_return out;
     }
     out.type = protocols::credentials::kind::oauth2_token;

@@ -233,6 +233,21 @@ parse_status response_parser::add_chunk(std::size_t off, std::size_t len, std::s
     return parse_status::more();
 }
 
+// A body or chunk is handed out as one view, so all its bytes must be buffered first.
+parse_status response_parser::take_piece(std::string_view buf, phase next)
+{
+    if (buf.size() - m_pos < m_remaining) {
+        return parse_status::more();
+    }
+    auto len = static_cast<std::size_t>(m_remaining);
+    if (auto s = add_chunk(m_pos, len, m_pos); s.failed()) {
+        return s;
+    }
+    m_pos += len;
+    m_phase = next;
+    return parse_status::done(m_pos);
+}
+
 parse_status response_parser::parse(std::string_view buf)
 {
     m_base = buf.data();
@@ -266,16 +281,12 @@ parse_status response_parser::parse(std::string_view buf)
             }
             break;
         }
-        case phase::body_length: {
-            if (buf.size() - m_pos < m_remaining) {
-                return parse_status::more();
-            }
-            auto len = static_cast<std::size_t>(m_remaining);
-            if (auto s = add_chunk(m_pos, len, m_pos); s.failed()) {
+        case phase::body_length:
+        case phase::chunk_data: {
+            auto s = take_piece(buf, m_phase == phase::body_length ? phase::done : phase::chunk_end);
+            if (!s.complete()) {
                 return s;
             }
-            m_pos += len;
-            m_phase = phase::done;
             break;
         }
         case phase::body_close:
@@ -318,19 +329,6 @@ parse_status response_parser::parse(std::string_view buf)
             m_pos = line.consumed;
             m_remaining = size;
             m_phase = size == 0 ? phase::trailers : phase::chunk_data;
-            break;
-        }
-        case phase::chunk_data: {
-            // The whole chunk must be buffered: its bytes are handed out as one view.
-            if (buf.size() - m_pos < m_remaining) {
-                return parse_status::more();
-            }
-            auto len = static_cast<std::size_t>(m_remaining);
-            if (auto s = add_chunk(m_pos, len, m_pos); s.failed()) {
-                return s;
-            }
-            m_pos += len;
-            m_phase = phase::chunk_end;
             break;
         }
         case phase::chunk_end:

@@ -95,6 +95,8 @@ private:
     parse_status field_line(std::string_view buf, std::size_t start, std::size_t end, bool trailer);
     parse_status start_body(std::size_t at);
     parse_status add_chunk(std::size_t off, std::size_t len, std::size_t at);
+    /// The next m_remaining bytes as one body piece, then phase `next`; need_more until buffered.
+    parse_status take_piece(std::string_view buf, phase next);
 
     response_limits m_limits;
     bool m_no_body = false;
