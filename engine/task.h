@@ -128,13 +128,14 @@ public:
 
     struct awaiter {
         handle_type m_child;
+        std::optional<std::stop_token> m_token;   // set: run under it, not the parent's
 
         bool await_ready() const noexcept { return false; }
         template <class P>
         std::coroutine_handle<> await_suspend(std::coroutine_handle<P> parent) noexcept
         {
             m_child.promise().set_continuation(parent);
-            m_child.promise().set_stop_token(detail::stop_token_of(parent));
+            m_child.promise().set_stop_token(m_token ? std::move(*m_token) : detail::stop_token_of(parent));
             return m_child;
         }
         T await_resume() { return m_child.promise().take(); }
@@ -144,7 +145,15 @@ public:
     awaiter operator co_await() && noexcept
     {
         assert(m_handle && !m_handle.done());
-        return awaiter{m_handle};
+        return awaiter{m_handle, std::nullopt};
+    }
+
+    /// Awaits the task under `token` instead of the awaiting coroutine's: for work that must
+    /// outlive a stop of its caller (a draining scheduler stops its sleeps, not its runs).
+    awaiter under(std::stop_token token) && noexcept
+    {
+        assert(m_handle && !m_handle.done());
+        return awaiter{m_handle, std::move(token)};
     }
 
     /// For runners (loop::run, scope): the raw handle, still owned by this task.

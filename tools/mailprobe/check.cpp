@@ -3,6 +3,7 @@
 // 3 UNKNOWN (bad usage, or no verdict yet in next-poll mode). Passwords come from the
 // environment or a file, never from argv, where every user of `ps` could read them.
 #include "tools/mailprobe/commands.h"
+#include "tools/mailprobe/flags.h"
 
 #include "engine/loop.h"
 #include "probe/roundtrip.h"
@@ -63,31 +64,6 @@ void usage()
         "      --smtp-user probe@example.org --smtp-password-env SMTP_PW \\\n"
         "      --fetch imaps://mail.example.org:993 --fetch-password-env IMAP_PW \\\n"
         "      --from probe@example.org --to probe@example.org\n");
-}
-
-std::optional<std::chrono::milliseconds> duration_of(const std::string& s)
-{
-    std::size_t used = 0;
-    long long n = 0;
-    try {
-        n = std::stoll(s, &used);
-    } catch (...) {
-        return std::nullopt;
-    }
-    std::string unit = s.substr(used);
-    if (n < 0) {
-        return std::nullopt;
-    }
-    if (unit == "ms") {
-        return std::chrono::milliseconds(n);
-    }
-    if (unit == "s" || unit.empty()) {
-        return std::chrono::seconds(n);
-    }
-    if (unit == "m") {
-        return std::chrono::minutes(n);
-    }
-    return std::nullopt;
 }
 
 std::optional<tls_mode> tls_of(const std::string& s)

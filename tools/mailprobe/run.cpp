@@ -6,6 +6,7 @@
 // 1 any warning, 2 any down; 3 when the scenario or the state file cannot be used.
 #include "tools/mailprobe/commands.h"
 #include "tools/mailprobe/store_sink.h"
+#include "tools/mailprobe/flags.h"
 
 #include "engine/loop.h"
 #include "engine/scope.h"
@@ -16,7 +17,9 @@
 #include "report/format.h"
 #include "scenarios/loader.h"
 #include "scenarios/plan.h"
+#include "scheduler/schedule.h"
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <optional>
@@ -32,6 +35,7 @@ struct run_options {
     std::string state_path;   // next-poll mode when set
     std::string store_path;   // --store: every result also goes to this history
     tools::store_sink* store = nullptr;
+    std::chrono::milliseconds grace{30'000};   // for runs in flight after SIGTERM
     scenarios::plan_filter filter;
 };
 
@@ -61,67 +65,118 @@ void emit(const probe::result& r, const run_options& o, tally& t)
     }
 }
 
-/// Next-poll mode: one look for the earlier runs' messages, one message for the next run.
-engine::task<void> probe_next_poll(scenarios::probe_plan plan, probe::context* ctx, probe::state_file* state,
-    const run_options* o, tally* t)
+/// A scenario made ready to run: its plan and the context its key signs with.
+struct loaded_plan {
+    scenarios::plan plan;
+    probe::context ctx;
+};
+
+/// Loads, checks and plans the scenario, printing warnings and errors (prefixed with
+/// `what`, e.g. "reload refused: "); nullopt when it cannot run.
+std::optional<loaded_plan> load_plan(const run_options& o, const char* what)
 {
-    const auto& spec = *plan.spec;
-    auto earlier = state->get(spec.tenant, spec.name);
-    auto done = co_await probe::run_next_poll(plan, *ctx, std::move(earlier));
-    state->put(spec.tenant, spec.name, std::move(done.for_next_run));
-    emit(done.r, *o, *t);
+    scenarios::load_options lo;
+    lo.keep_going = o.keep_going;
+    auto loaded = scenarios::load(o.path, lo);
+    for (const auto& w : loaded.warnings) {
+        std::fprintf(stderr, "%swarning: %s\n", what, w.to_string().c_str());
+    }
+    for (const auto& e : loaded.errors) {
+        std::fprintf(stderr, "%serror: %s\n", what, e.to_string().c_str());
+    }
+    if (!loaded.ok()) {
+        return std::nullopt;
+    }
+    auto plan = scenarios::make_plan(*loaded.value, o.filter);
+    for (const auto& e : plan.errors) {
+        std::fprintf(stderr, "%serror: %s\n", what, e.c_str());
+    }
+    if (!plan.errors.empty() || plan.probes.empty()) {
+        if (plan.probes.empty()) {
+            std::fprintf(stderr, "%smailprobe run: no probe to run\n", what);
+        }
+        return std::nullopt;
+    }
+    auto ctx = probe::context::from_plan(plan);
+    if (!ctx) {
+        std::fprintf(stderr, "%smailprobe run: the scenario's hmac_key is not usable (16 to 64 bytes)\n", what);
+        return std::nullopt;
+    }
+    ctx->trace = o.trace;
+    return loaded_plan{std::move(plan), std::move(*ctx)};
 }
 
-/// One probe: once, or on its interval from its offset until a stop is requested.
-engine::task<void> keep_probing(scenarios::probe_plan plan, probe::context* ctx, const run_options* o, tally* t)
+/// SIGINT or SIGTERM drains: no new runs; the runs in flight get `grace` to finish, and a
+/// second signal or the end of the grace cuts them. (Named awaiters: GCC 12 rejects a braced
+/// list inside a co_await operand.)
+engine::task<void> on_stop_signals(scheduler::schedule* s, std::chrono::milliseconds grace)
 {
-    if (!o->once && !co_await engine::sleep_for(plan.offset)) {
+    engine::signal_awaiter first{SIGINT, SIGTERM};
+    int sig = co_await first;
+    if (sig == 0) {
         co_return;
     }
-    auto next = engine::clock::now();
+    std::fprintf(stderr, "mailprobe run: signal %d: draining, runs in flight get %lld s (signal again to stop now)\n",
+        sig, static_cast<long long>(grace.count() / 1000));
+    s->drain();
+    engine::scope race;
+    race.spawn([](scheduler::schedule* sched, engine::scope* r) -> engine::task<void> {
+        engine::signal_awaiter second{SIGINT, SIGTERM};
+        if (co_await second != 0) {
+            std::fprintf(stderr, "mailprobe run: second signal: stopping the runs in flight\n");
+            sched->stop_now();
+            r->request_stop();
+        }
+    }(s, &race));
+    race.spawn([](scheduler::schedule* sched, std::chrono::milliseconds g, engine::scope* r) -> engine::task<void> {
+        if (co_await engine::sleep_for(g)) {
+            std::fprintf(stderr, "mailprobe run: grace period over: stopping the runs in flight\n");
+            sched->stop_now();
+            r->request_stop();
+        }
+    }(s, grace, &race));
+    co_await race.join();
+}
+
+/// SIGHUP reloads the scenario file; a file that does not load keeps the running plan.
+engine::task<void> on_reload_signals(scheduler::schedule* s, const run_options* o)
+{
     for (;;) {
-        emit(co_await probe::run_once(plan, *ctx), *o, *t);
-        if (o->once) {
+        engine::signal_awaiter hup{SIGHUP};
+        if (co_await hup == 0) {
             co_return;
         }
-        next += plan.spec->interval;
-        if (!co_await engine::sleep_until(next)) {
-            co_return;
+        if (auto next = load_plan(*o, "reload refused: ")) {
+            std::fprintf(stderr, "mailprobe run: SIGHUP: reloaded %s (%zu probes)\n", o->path.c_str(),
+                next->plan.probes.size());
+            if (o->store) {
+                o->store->set_plan(next->plan);
+            }
+            s->reload(std::move(next->plan), std::move(next->ctx));
+        } else {
+            std::fprintf(stderr, "mailprobe run: SIGHUP: %s did not load; the running scenario goes on\n",
+                o->path.c_str());
         }
     }
 }
 
-engine::task<void> run_all(scenarios::plan plan, probe::context* ctx, probe::state_file* state, const run_options* o,
-    tally* t)
+engine::task<void> run_all(scheduler::schedule* s, loaded_plan first, const run_options* o)
 {
-    engine::scope outer;
-    engine::scope probes;
-    outer.spawn([](engine::scope* p) -> engine::task<void> {
-        // The first SIGINT or SIGTERM ends every probe at its next wait. (A named awaiter:
-        // GCC 12 rejects a braced list inside a co_await operand.)
-        engine::signal_awaiter stop_signals{SIGINT, SIGTERM};
-        if (int sig = co_await stop_signals; sig != 0) {
-            std::fprintf(stderr, "mailprobe run: signal %d, stopping\n", sig);
-            p->request_stop();
-        }
-    }(&probes));
-    for (auto& p : plan.probes) {
-        if (state) {
-            probes.spawn(probe_next_poll(std::move(p), ctx, state, o, t));
-        } else {
-            probes.spawn(keep_probing(std::move(p), ctx, o, t));
-        }
+    engine::scope signals;
+    signals.spawn(on_stop_signals(s, o->grace));
+    if (!o->once) {
+        signals.spawn(on_reload_signals(s, o));
     }
-    co_await probes.join();
-    outer.request_stop();   // the probes are done: stop waiting for signals
-    co_await outer.join();
+    co_await s->run(std::move(first.plan), std::move(first.ctx));
+    signals.request_stop();   // the probes are done: stop waiting for signals
+    co_await signals.join();
 }
 
 void usage()
 {
     std::printf(
         "usage: mailprobe run SCENARIO [--once [--state FILE]] [--format text|jsonl] [--tenant T]\n"
-        "                     [--probe P] [--keep-going] [--trace]\n\n"
+        "                     [--probe P] [--keep-going] [--trace] [--grace DURATION]\n\n"
         "Runs the probes of SCENARIO: each on its interval until SIGINT/SIGTERM, or each once.\n"
         "  --once          run every probe once; exit 0 all up, 1 any warning, 2 any down\n"
         "  --state FILE    with --once, next-poll mode for cron and Nagios-style schedulers: look\n"
@@ -131,7 +186,10 @@ void usage()
         "  --tenant T      only tenant T (repeatable); --probe P: only probe P (repeatable)\n"
         "  --keep-going    skip probes the scenario defines badly instead of refusing the file\n"
         "  --store FILE    also keep every result in the SQLite history FILE (docs/REPORTS.md)\n"
-        "  --trace         include each session's transcript (passwords and tokens redacted)\n\n"
+        "  --trace         include each session's transcript (passwords and tokens redacted)\n"
+        "  --grace 30s     after SIGTERM or SIGINT no run starts; runs in flight get this long to\n"
+        "                  finish (a second signal cuts them at once); SIGHUP reloads SCENARIO,\n"
+        "                  and a file that does not load leaves the running one in place\n\n"
         "examples:\n"
         "  mailprobe run scenarios/examples/topology-3.json --once\n"
         "  mailprobe run msp.json --once --state /var/lib/mailprobe/msp.state   # from cron\n"
@@ -162,6 +220,14 @@ int run_run(const std::vector<std::string>& args)
                 return 3;
             }
             o.state_path = *v;
+        } else if (a == "--grace") {
+            const std::string* v = value();
+            auto d = v ? duration_of(*v) : std::nullopt;
+            if (!d) {
+                std::fprintf(stderr, "mailprobe run: --grace takes a duration like 30s or 500ms\n");
+                return 3;
+            }
+            o.grace = *d;
         } else if (a == "--store") {
             const std::string* v = value();
             if (!v || v->empty()) {
@@ -198,36 +264,12 @@ int run_run(const std::vector<std::string>& args)
         std::fprintf(stderr, "mailprobe run: --state goes with --once (next-poll mode runs once per call)\n");
         return 3;
     }
-    scenarios::load_options lo;
-    lo.keep_going = o.keep_going;
-    auto loaded = scenarios::load(o.path, lo);
-    for (const auto& w : loaded.warnings) {
-        std::fprintf(stderr, "warning: %s\n", w.to_string().c_str());
-    }
-    for (const auto& e : loaded.errors) {
-        std::fprintf(stderr, "error: %s\n", e.to_string().c_str());
-    }
-    if (!loaded.ok()) {
-        return 3;
-    }
     // A probe named with --probe runs even when the file disables it: naming it is the intent.
     o.filter.include_disabled = !o.filter.probes.empty();
-    auto plan = scenarios::make_plan(*loaded.value, o.filter);
-    for (const auto& e : plan.errors) {
-        std::fprintf(stderr, "error: %s\n", e.c_str());
-    }
-    if (!plan.errors.empty() || plan.probes.empty()) {
-        if (plan.probes.empty()) {
-            std::fprintf(stderr, "mailprobe run: no probe to run\n");
-        }
+    auto first = load_plan(o, "");
+    if (!first) {
         return 3;
     }
-    auto ctx = probe::context::from_plan(plan);
-    if (!ctx) {
-        std::fprintf(stderr, "mailprobe run: the scenario's hmac_key is not usable (16 to 64 bytes)\n");
-        return 3;
-    }
-    ctx->trace = o.trace;
     std::optional<probe::state_file> state;
     if (!o.state_path.empty()) {
         auto opened = probe::state_file::open(o.state_path);
@@ -245,12 +287,23 @@ int run_run(const std::vector<std::string>& args)
             return 3;
         }
         store = std::move(*opened);
-        store->set_plan(plan);
+        store->set_plan(first->plan);
         o.store = store.get();
     }
     tally t;
+    scheduler::run_fn run;
+    if (state) {
+        // Next-poll mode: one look for the earlier runs' messages, one message for the next run.
+        run = [st = &*state](scenarios::probe_plan plan, probe::context& ctx) -> engine::task<probe::result> {
+            const auto& spec = *plan.spec;
+            auto done = co_await probe::run_next_poll(plan, ctx, st->get(spec.tenant, spec.name));
+            st->put(spec.tenant, spec.name, std::move(done.for_next_run));
+            co_return std::move(done.r);
+        };
+    }
+    scheduler::schedule s([&o, &t](const probe::result& r) { emit(r, o, t); }, o.once, std::move(run));
     engine::loop loop;
-    loop.run(run_all(std::move(plan), &*ctx, state ? &*state : nullptr, &o, &t));
+    loop.run(run_all(&s, std::move(*first), &o));
     if (state) {
         if (auto saved = state->save(); !saved) {
             std::fprintf(stderr, "mailprobe run: the state was not saved: %s\n", saved.err().message.c_str());
