@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# kill -9 in the middle of `mailprobe run`, against the loopback Postfix + Dovecot:
+#  - results already written to the --store history survive, and the database opens clean;
+#  - the killed run's probe message, delivered but not yet deleted, is found and deleted by
+#    the next run once it is older than the deadline (and nothing else is touched);
+#  - the next-poll state file is never half-written, however often a run is killed.
+# Usage: kill9.sh MAILPROBE EXAMPLES_DIR. Exit 77 (skipped) without the servers.
+set -u
+mailprobe=$1
+examples=$2
+if [ -z "${MAILPROBE_SERVERS_JSON:-}" ]; then
+  echo "MAILPROBE_SERVERS_JSON is not set: no test servers, skipped"
+  exit 77
+fi
+set -a
+# shellcheck disable=SC1091
+. "$(dirname "$MAILPROBE_SERVERS_JSON")/servers.env"
+MAILPROBE_HMAC_KEY=${MAILPROBE_HMAC_KEY:-kill9-test-key-0123456789}
+set +a
+work=$(mktemp -d)
+pid=
+cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+failed=0
+fail() { echo "FAIL: $*"; failed=1; }
+name="kill9-$$"
+maildir=$INTERNAL_PROBE_MAILDIR
+
+# Topology 1 to probe@internal.test; one look right after sending, the next 5 s later: the
+# message arrives in between, and that is when the run is killed.
+python3 - "$examples/topology-1.json" "$name" > "$work/s.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+s.pop("$schema", None)
+s["defaults"].update({"interval": "1m", "deadline": "6s", "poll": "5s", "warn_latency": "6s"})
+p = s["probes"][0]
+p["name"] = sys.argv[2]
+p.pop("require_auth_results", None)
+print(json.dumps(s))
+PY
+ours() { grep -l "p=$name;" "$maildir"/new/* "$maildir"/cur/* 2>/dev/null | wc -l; }
+others_before=$(find "$maildir"/new "$maildir"/cur -type f | wc -l)
+
+# 1. One good result in the history.
+"$mailprobe" run "$work/s.json" --once --format jsonl --store "$work/h.db" > "$work/first" 2>&1 \
+  || fail "the first run was not Up: $(cat "$work/first")"
+
+# 2. The killed run.
+"$mailprobe" run "$work/s.json" --once --format jsonl --store "$work/h.db" > "$work/killed" 2>&1 &
+pid=$!
+for ((i = 0; i < 40 && $(ours) == 0; i++)); do sleep 0.1; done
+[ "$(ours)" = 1 ] || fail "the killed run's message never arrived"
+kill -9 "$pid"
+wait "$pid" 2>/dev/null
+pid=
+[ "$(ours)" = 1 ] || fail "the killed run's message should still be there"
+"$mailprobe" history --store "$work/h.db" --format jsonl > "$work/history" 2>&1
+if ! grep -q "\"probe\":\"$name\",.*\"status\":\"up\"" "$work/history" || [ "$(wc -l < "$work/history")" != 1 ]; then
+  fail "the history lost the first result: $(cat "$work/history")"
+else
+  echo "ok: the history kept the result written before the kill"
+fi
+
+# 3. The next run after the deadline deletes the orphan along with its own message.
+sleep 6
+"$mailprobe" run "$work/s.json" --once --format jsonl > "$work/after" 2>&1 || fail "the run after the kill: $(cat "$work/after")"
+if [ "$(ours)" != 0 ]; then
+  fail "the killed run's message was not cleaned up: $(ours) left"
+else
+  echo "ok: the next run deleted the killed run's message"
+fi
+others_after=$(find "$maildir"/new "$maildir"/cur -type f | wc -l)
+[ "$others_after" -le "$others_before" ] || fail "messages appeared in the mailbox: $others_before -> $others_after"
+
+# 4. The state file under kill -9 at random moments: always whole, or absent.
+for ((i = 0; i < 20; i++)); do
+  "$mailprobe" run "$work/s.json" --once --state "$work/state" > /dev/null 2>&1 &
+  pid=$!
+  sleep "0.$((RANDOM % 4))$((RANDOM % 10))"
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  pid=
+  if [ -e "$work/state" ] && ! python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$work/state" 2>/dev/null; then
+    fail "a kill left a broken state file: $(head -c 300 "$work/state")"
+    break
+  fi
+done
+ls "$work"/state.tmp.* > /dev/null 2>&1 && echo "note: a killed run left a temporary file (harmless; it never replaces the state)"
+"$mailprobe" run "$work/s.json" --once --state "$work/state" > "$work/last" 2>&1
+case $? in
+  0|2) echo "ok: 20 kills, the state file always parsed and the next run used it" ;;
+  *) fail "the run after the kills could not use the state: $(cat "$work/last")" ;;
+esac
+exit $failed
