@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# No secret in any output: every shipped example run with --trace (text and jsonl) into a
+# --store history, that history printed and reported (HTML, CSV, JSON), the Nagios plugin
+# with --trace (a good and a wrong password), next-poll state files, validate, and every
+# --help. Each test password, its SASL PLAIN and LOGIN encodings and the HMAC key are
+# searched for in all of it.
+# Usage: secrets.sh MAILPROBE EXAMPLES_DIR. Exit 77 (skipped) without the servers.
+set -u
+mailprobe=$1
+examples=$2
+if [ -z "${MAILPROBE_SERVERS_JSON:-}" ]; then
+  echo "MAILPROBE_SERVERS_JSON is not set: no test servers, skipped"
+  exit 77
+fi
+set -a
+# shellcheck disable=SC1091
+. "$(dirname "$MAILPROBE_SERVERS_JSON")/servers.env"
+MAILPROBE_HMAC_KEY=secrets-test-hmac-key-do-not-print
+WRONG_PASSWORD=wrong-password-do-not-print
+set +a
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+out=$work/out
+mkdir -p "$out"
+
+n=0
+capture() {   # capture COMMAND...: stdout and stderr into one file of $out
+  n=$((n + 1))
+  "$@" > "$out/$n.txt" 2>&1
+}
+for f in "$examples"/*.json; do
+  capture "$mailprobe" validate "$f"
+  capture "$mailprobe" run "$f" --once --trace --format jsonl --store "$work/h.db"
+  capture "$mailprobe" run "$f" --once --trace --store "$work/h.db"
+  capture "$mailprobe" run "$f" --once --trace --state "$work/$(basename "$f").state"
+done
+in=(--smtp 127.0.0.10:587 --smtp-user sender@internal.test --smtp-password-env INTERNAL_SENDER_PASSWORD
+    --ca-file "$MAILSERVERS_CA_FILE" --verify-name mail.internal.test --from sender@internal.test
+    --to probe@internal.test --deadline 10s --poll 200ms --trace)
+capture "$mailprobe" check "${in[@]}" --fetch imaps://127.0.0.10:993 --fetch-password-env INTERNAL_PROBE_PASSWORD
+capture "$mailprobe" check "${in[@]}" --fetch pop3://127.0.0.10:110 --fetch-password-env WRONG_PASSWORD
+capture "$mailprobe" history --store "$work/h.db" --format jsonl
+capture "$mailprobe" history --store "$work/h.db"
+capture "$mailprobe" report --store "$work/h.db" --from 2000-01-01 --to 2100-01-01 --out "$out/report" \
+  --format html,csv,json
+for c in "" demo run check validate history report; do
+  capture "$mailprobe" $c --help
+done
+cp "$work"/*.state "$out/" 2>/dev/null
+
+# The needles: every password of the test servers, the wrong one, the HMAC key, and the
+# SASL encodings a transcript could leak them in.
+python3 - "$out" <<'PY' > "$work/needles"
+import base64, os, sys
+secrets = {v for k, v in os.environ.items() if k.endswith("_PASSWORD") and v}
+users = {k[:-len("_PASSWORD")]: v for k, v in os.environ.items() if k.endswith("_PASSWORD")}
+needles = set(secrets) | {os.environ["MAILPROBE_HMAC_KEY"]}
+for prefix, pw in users.items():
+    login = os.environ.get(prefix + "_LOGIN")
+    if login and pw:
+        needles.add(base64.b64encode(f"\0{login}\0{pw}".encode()).decode())
+        needles.add(base64.b64encode(pw.encode()).decode())
+for n in sorted(needles):
+    print(n)
+PY
+files=$(find "$out" -type f | wc -l)
+[ "$files" -gt 40 ] || { echo "FAIL: only $files outputs captured"; exit 1; }
+grep -q 'UID SEARCH\|STAT\|UIDL' -r "$out" || { echo "FAIL: no transcript was captured"; exit 1; }
+leaks=$(grep -r -l -F -f "$work/needles" "$out")
+if [ -n "$leaks" ]; then
+  echo "FAIL: secrets in:"
+  for f in $leaks; do
+    echo "== $f"
+    grep -n -F -f "$work/needles" "$f" | head -5
+  done
+  exit 1
+fi
+echo "ok: $(wc -l < "$work/needles") secrets, none in $files outputs"
