@@ -188,9 +188,9 @@ std::string stage_chart(const tenant_summary& t)
 }
 
 constexpr const char* style = R"css(
-body{font-family:system-ui,sans-serif;margin:2em;color:#212121;max-width:1000px}
+body{font-family:system-ui,sans-serif;margin:2em;color:#212121;max-width:1100px}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em}h3{font-size:1em}
-table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}
+table{border-collapse:collapse;margin:.5em 0;font-size:.85em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}
 td.n{text-align:right}.warn{color:#b71c1c;font-weight:bold}
 svg .axis{font-size:11px;fill:#555}svg .label{font-size:12px;fill:#212121}
 .legend span{display:inline-block;width:.9em;height:.9em;margin:0 .3em 0 1em;vertical-align:middle}
@@ -260,6 +260,9 @@ std::string tenant_html(const tenant_summary& t, const report_options& o)
             timeline_chart(t, o);
     body += "<h2>Delivery latency</h2>" + latency_chart(t, o);
     body += "<h2>Down results per failing stage</h2>" + stage_chart(t);
+    if (std::all_of(t.probes.begin(), t.probes.end(), [](const probe_summary& p) { return p.stage_failures.empty(); })) {
+        body += "<p>No Down results.</p>";
+    }
     body += "<h2>Down intervals, worst hours, certificates</h2>";
     for (const auto& p : t.probes) {
         body += probe_details(p, o);

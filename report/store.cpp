@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <memory>
 
 namespace report {
 namespace {
@@ -179,11 +180,12 @@ std::vector<probe::hop> hops_of(const std::string& text)
     return out;
 }
 
-/// "(tenant IN (?,?)) AND (probe IN (?)) AND" for the non-empty lists; binds from index 1.
-std::string name_filter(const query& q)
+/// SELECT * FROM `table` with the query's names and [since, until) on `time_column`, in
+/// tenant, probe, time order; null when SQLite refuses it.
+std::unique_ptr<statement> select_rows(sqlite3* db, const char* table, const char* time_column, const query& q)
 {
     std::string where;
-    auto add = [&](const char* column, std::size_t n) {
+    auto names = [&](const char* column, std::size_t n) {
         if (n == 0) {
             return;
         }
@@ -193,21 +195,24 @@ std::string name_filter(const query& q)
         }
         where += ") AND ";
     };
-    add("tenant", q.tenants.size());
-    add("probe", q.probes.size());
-    return where;
-}
-
-int bind_names(statement& st, const query& q)
-{
+    names("tenant", q.tenants.size());
+    names("probe", q.probes.size());
+    auto sql = fmt::format("SELECT * FROM {0} WHERE {1}{2} >= ? AND {2} < ? ORDER BY tenant, probe, {2}", table, where,
+        time_column);
+    auto st = std::make_unique<statement>(db, sql.c_str());
+    if (!*st) {
+        return nullptr;
+    }
     int i = 1;
     for (const auto& t : q.tenants) {
-        st.bind(i++, t);
+        st->bind(i++, t);
     }
     for (const auto& p : q.probes) {
-        st.bind(i++, p);
+        st->bind(i++, p);
     }
-    return i;
+    st->bind(i, q.since_ms);
+    st->bind(i + 1, q.until_ms);
+    return st;
 }
 
 constexpr std::int64_t day_ms = 86'400'000;
@@ -352,15 +357,11 @@ engine::result<void> store::insert(std::span<const stored_result> batch)
 
 engine::result<void> store::read(const query& q, const std::function<void(const stored_result&)>& each)
 {
-    auto sql = fmt::format("SELECT * FROM results WHERE {}at_ms >= ? AND at_ms < ? ORDER BY tenant, probe, at_ms",
-        name_filter(q));
-    statement st(m_db, sql.c_str());
-    if (!st) {
+    auto selected = select_rows(m_db, "results", "at_ms", q);
+    if (!selected) {
         return db_error(m_db, "reading results");
     }
-    int i = bind_names(st, q);
-    st.bind(i, q.since_ms);
-    st.bind(i + 1, q.until_ms);
+    auto& st = *selected;
     stored_result s;
     int rc = 0;
     while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
@@ -397,15 +398,11 @@ engine::result<void> store::read(const query& q, const std::function<void(const 
 
 engine::result<std::vector<hourly_row>> store::read_hourly(const query& q)
 {
-    auto sql = fmt::format(
-        "SELECT * FROM hourly WHERE {}hour_ms >= ? AND hour_ms < ? ORDER BY tenant, probe, hour_ms", name_filter(q));
-    statement st(m_db, sql.c_str());
-    if (!st) {
+    auto selected = select_rows(m_db, "hourly", "hour_ms", q);
+    if (!selected) {
         return db_error(m_db, "reading hourly rows");
     }
-    int i = bind_names(st, q);
-    st.bind(i, q.since_ms);
-    st.bind(i + 1, q.until_ms);
+    auto& st = *selected;
     std::vector<hourly_row> out;
     int rc = 0;
     while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {

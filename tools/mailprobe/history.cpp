@@ -7,6 +7,7 @@
 
 #include "report/format.h"
 #include "report/store.h"
+#include "tools/mailprobe/store_sink.h"
 
 #include <fmt/format.h>
 
@@ -125,9 +126,8 @@ int run_history(const std::vector<std::string>& args)
         std::fprintf(stderr, "mailprobe history: which store? --store FILE (see --help)\n");
         return 3;
     }
-    auto db = report::store::open(path);
+    auto db = tools::open_store("history", path);
     if (!db) {
-        std::fprintf(stderr, "mailprobe history: %s\n", db.err().message.c_str());
         return 3;
     }
     if (raw_days || hourly_days) {

@@ -4,6 +4,7 @@
 #include "tools/mailprobe/commands.h"
 
 #include "report/batch.h"
+#include "tools/mailprobe/store_sink.h"
 
 #include <cstdio>
 
@@ -112,9 +113,8 @@ int run_report(const std::vector<std::string>& args)
         std::fprintf(stderr, "mailprobe report: --to must come after --from\n");
         return 3;
     }
-    auto db = report::store::open(path);
+    auto db = tools::open_store("report", path);
     if (!db) {
-        std::fprintf(stderr, "mailprobe report: %s\n", db.err().message.c_str());
         return 3;
     }
     report::report_options o{*from, *to, cert_days};

@@ -1,6 +1,7 @@
 #include "tools/mailprobe/store_sink.h"
 
 #include <chrono>
+#include <cstdio>
 
 namespace tools {
 namespace {
@@ -19,6 +20,16 @@ engine::result<std::unique_ptr<store_sink>> store_sink::open(const std::string& 
         return std::move(db).err();
     }
     return std::make_unique<store_sink>(std::move(*db));
+}
+
+std::optional<report::store> open_store(const char* command, const std::string& path)
+{
+    auto db = report::store::open(path);
+    if (!db) {
+        std::fprintf(stderr, "mailprobe %s: %s\n", command, db.err().message.c_str());
+        return std::nullopt;
+    }
+    return std::move(*db);
 }
 
 store_sink::store_sink(report::store db) : m_writer(std::move(db), batch_size, max_delay) {}

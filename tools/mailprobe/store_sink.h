@@ -8,6 +8,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -29,5 +30,8 @@ private:
     std::map<std::pair<std::string, std::string>, std::int64_t> m_interval_ms;
     report::store_writer m_writer;
 };
+
+/// Opens the store for `mailprobe COMMAND`, saying on stderr why not when it cannot.
+std::optional<report::store> open_store(const char* command, const std::string& path);
 
 } // namespace tools
