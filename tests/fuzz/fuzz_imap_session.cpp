@@ -42,10 +42,7 @@ engine::task<void> client(std::uint16_t port, std::uint8_t shape)
         fuzz_session::check_error(s.err());
         co_return;
     }
-    // A named local: GCC 12 cannot compile a braced init list inside a co_await operand.
-    protocols::credentials creds{"probe", std::string(fuzz_session::secret),
-        (shape & 1) != 0 ? protocols::credentials::kind::oauth2_token : protocols::credentials::kind::password};
-    auto login = co_await s->login(std::move(creds));
+    auto login = co_await s->login(fuzz_session::login_with((shape & 1) != 0));
     check_outcome(login);
     auto boxes = co_await s->list();
     check_outcome(boxes);

@@ -31,8 +31,7 @@ engine::task<void> client(std::uint16_t port, std::uint8_t shape)
         req.server.tls_context = *tls;
     }
     if ((shape & 1) != 0) {
-        req.auth = protocols::credentials{"probe", std::string(fuzz_session::secret),
-            (shape & 2) != 0 ? protocols::credentials::kind::oauth2_token : protocols::credentials::kind::password};
+        req.auth = fuzz_session::login_with((shape & 2) != 0);
     }
     req.helo_name = "probe.test";
     req.mail_from = "probe@org1.test";

@@ -62,6 +62,13 @@ void check_outcome(const engine::result<T>& r)
     }
 }
 
+/// The test login: the secret as a bearer token when `token`, else as a password.
+inline protocols::credentials login_with(bool token)
+{
+    return {"probe", std::string(secret),
+        token ? protocols::credentials::kind::oauth2_token : protocols::credentials::kind::password};
+}
+
 /// Plain TCP to `port` with deadlines short enough for a fuzzer: the peer hangs up after its
 /// bytes, so only a client that waits for nothing would run into them.
 inline protocols::endpoint endpoint_on(std::uint16_t port)
