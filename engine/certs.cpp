@@ -8,6 +8,7 @@
 #include <openssl/nid.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -41,6 +42,20 @@ pkey_ptr new_key()
     pkey_ptr key(EVP_PKEY_new());
     if (!key || EVP_PKEY_assign_EC_KEY(key.get(), ec) != 1) {
         EC_KEY_free(ec);
+        return nullptr;
+    }
+    return key;
+}
+
+pkey_ptr new_rsa_key()
+{
+    RSA* rsa = RSA_new();
+    BIGNUM* e = BN_new();
+    bool ok = rsa && e && BN_set_word(e, RSA_F4) == 1 && RSA_generate_key_ex(rsa, 2048, e, nullptr) == 1;
+    BN_free(e);
+    pkey_ptr key(ok ? EVP_PKEY_new() : nullptr);
+    if (!key || EVP_PKEY_assign_RSA(key.get(), rsa) != 1) {
+        RSA_free(rsa);
         return nullptr;
     }
     return key;
@@ -142,6 +157,20 @@ result<pem_identity> issue_cert(const pem_identity& ca, const cert_request& req)
         || (!san.empty() && !add_ext(cert.get(), ca_cert.get(), NID_subject_alt_name, san))
         || X509_sign(cert.get(), ca_key.get(), EVP_sha256()) == 0) {
         return failure("leaf " + req.common_name);
+    }
+    return pem_identity{to_pem(cert.get()), to_pem(key.get())};
+}
+
+result<pem_identity> make_rsa_self_signed(const cert_request& req)
+{
+    std::int64_t now = std::time(nullptr);
+    pkey_ptr key = new_rsa_key();
+    x509_ptr cert = key ? new_cert(req.common_name, req.not_before ? req.not_before : now - 3600,
+                              req.not_after ? req.not_after : now + 30 * 86400, key.get())
+                        : nullptr;
+    if (!cert || X509_set_issuer_name(cert.get(), X509_get_subject_name(cert.get())) != 1
+        || X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) {
+        return failure("RSA " + req.common_name);
     }
     return pem_identity{to_pem(cert.get()), to_pem(key.get())};
 }

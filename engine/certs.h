@@ -31,4 +31,8 @@ result<pem_identity> make_ca(const std::string& common_name, int days = 30);
 /// A leaf certificate for `req`, signed by `ca`.
 result<pem_identity> issue_cert(const pem_identity& ca, const cert_request& req);
 
+/// A self-signed RSA-2048 certificate for `req` (names ignored but the CN): the kind an Entra ID
+/// app registration takes as a client credential, whose key signs RS256 client assertions.
+result<pem_identity> make_rsa_self_signed(const cert_request& req);
+
 } // namespace engine

@@ -2,6 +2,7 @@
 #include "probe/tokens.h"
 
 #include "engine/timer.h"
+#include "probe/client_assertion.h"
 #include "protocols/common/sanitize.h"
 #include "protocols/http/client.h"
 
@@ -12,6 +13,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <ctime>
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -306,7 +308,8 @@ std::string token_cache::key_of(const scenarios::credential& c)
     if (c.oauth2) {
         const auto& f = *c.oauth2;
         add(f.type == scenarios::oauth2_flow::grant::client_credentials ? "client_credentials" : "refresh_token");
-        for (const std::string* part : {&f.token_url, &f.client_id, &f.scope, &f.refresh_token_file, &f.ca_file}) {
+        for (const std::string* part : {&f.token_url, &f.client_id, &f.scope, &f.refresh_token_file, &f.ca_file,
+                 &f.certificate_file, &f.private_key_file}) {
             add(*part);
         }
     } else {
@@ -350,6 +353,18 @@ task<engine::result<std::pair<std::string, std::chrono::seconds>>> token_cache::
     if (flow.client_secret) {
         form.emplace_back("client_secret", std::string(flow.client_secret->reveal()));
         secrets.push_back(flow.client_secret->reveal());
+    }
+    std::string assertion;
+    if (!flow.certificate_file.empty()) {
+        auto signed_jwt = make_client_assertion_from_files(flow.certificate_file, flow.private_key_file,
+            flow.client_id, flow.token_url, std::time(nullptr));
+        if (!signed_jwt) {
+            co_return std::move(signed_jwt).err();
+        }
+        assertion = std::move(*signed_jwt);
+        secrets.push_back(assertion);
+        form.emplace_back("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+        form.emplace_back("client_assertion", assertion);
     }
     std::string refresh_token;
     if (flow.type == grant::client_credentials) {

@@ -5,7 +5,8 @@
 //   - oauth2_token_command: a program (argv, no shell) whose standard output is the token,
 //     like msmtp's passwordeval; bounded in time and output;
 //   - oauth2, flow client_credentials: the Microsoft identity platform's app-only grant
-//     (RFC 6749 section 4.4) with a client secret;
+//     (RFC 6749 section 4.4) with a client secret, or with a certificate: a client assertion
+//     signed with its key (probe/client_assertion.h);
 //   - oauth2, flow refresh_token: the refresh-token grant (RFC 6749 section 6) of Google and
 //     Microsoft; a rotated refresh token replaces the file's content (write, fsync, rename,
 //     mode 0600), so a crash leaves the old or the new token, never half of one.

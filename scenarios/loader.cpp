@@ -157,10 +157,10 @@ constexpr std::array<std::string_view, 10> mailbox_keys{"name", "address", "serv
 enum mailbox_key { m_name_key, m_address, m_server, m_user, m_password, m_oauth2_token, m_extra_folders, m_junk_folders,
     m_oauth2_token_command, m_oauth2 };
 
-constexpr std::array<std::string_view, 8> oauth2_keys{"flow", "tenant", "client_id", "client_secret", "scope",
-    "token_url", "refresh_token_file", "ca_file"};
+constexpr std::array<std::string_view, 10> oauth2_keys{"flow", "tenant", "client_id", "client_secret", "scope",
+    "token_url", "refresh_token_file", "ca_file", "certificate_file", "private_key_file"};
 enum oauth2_key { o_flow, o_tenant, o_client_id, o_client_secret, o_scope, o_token_url, o_refresh_token_file,
-    o_ca_file };
+    o_ca_file, o_certificate_file, o_private_key_file };
 constexpr std::array<std::string_view, 2> flow_names{"client_credentials", "refresh_token"};
 // Exchange Online's resource: the token is good for IMAP, POP and SMTP AUTH alike.
 constexpr std::string_view default_m365_scope = "https://outlook.office365.com/.default";
@@ -254,6 +254,7 @@ private:
     void read_server(od::value& v);
     std::optional<credential> read_auth(od::value& v);
     std::optional<oauth2_flow> read_oauth2(od::value& v);
+    std::string secret_file(od::value& v, const char* at);
     std::vector<std::string> read_command(od::value& v);
     void check_login_keys(const char* at, bool password, bool token, bool command, bool flow);
     void read_mailbox(od::value& v);
@@ -905,6 +906,25 @@ std::vector<std::string> reader::read_command(od::value& v)
     return std::move(*argv);
 }
 
+// A file an OAuth2 flow reads at each token request (a refresh token rotates, a certificate is
+// renewed), relative to the scenario file; a missing one is a typo to report now.
+std::string reader::secret_file(od::value& v, const char* at)
+{
+    auto x = text(v);
+    if (!x) {
+        return {};
+    }
+    std::string path = std::move(*x);
+    if (!path.empty() && path[0] != '/' && !m_options.base_dir.empty()) {
+        path = m_options.base_dir + "/" + path;
+    }
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+        error(at, last_key() + " " + quote_text(path) + " is not a readable regular file");
+    }
+    return path;
+}
+
 // oauth2 = {"flow": "client_credentials" / "refresh_token", "client_id": ..., ...}
 std::optional<oauth2_flow> reader::read_oauth2(od::value& v)
 {
@@ -929,20 +949,9 @@ std::optional<oauth2_flow> reader::read_oauth2(od::value& v)
                 }
             }
             break;
-        case o_refresh_token_file:
-            if (auto x = text(value)) {
-                std::string path = std::move(*x);
-                if (!path.empty() && path[0] != '/' && !m_options.base_dir.empty()) {
-                    path = m_options.base_dir + "/" + path;
-                }
-                // Read at every refresh (it rotates), but a missing file is a typo to report now.
-                struct stat st {};
-                if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-                    error(value_at, "refresh_token_file " + quote_text(path) + " is not a readable regular file");
-                }
-                f.refresh_token_file = std::move(path);
-            }
-            break;
+        case o_refresh_token_file: f.refresh_token_file = secret_file(value, value_at); break;
+        case o_certificate_file: f.certificate_file = secret_file(value, value_at); break;
+        case o_private_key_file: f.private_key_file = secret_file(value, value_at); break;
         case o_ca_file: if (auto x = text(value)) f.ca_file = std::move(*x); break;
         default: break;
         }
@@ -958,9 +967,15 @@ std::optional<oauth2_flow> reader::read_oauth2(od::value& v)
             f.token_url = "https://login.microsoftonline.com/" + f.tenant + "/oauth2/v2.0/token";
         }
     }
+    if ((seen & bit(o_client_secret)) && (seen & bit(o_certificate_file))) {
+        error(at, "give only one of client_secret and certificate_file");
+    }
+    if ((seen & bit(o_private_key_file)) && !(seen & bit(o_certificate_file))) {
+        error(at, "private_key_file needs certificate_file");
+    }
     if (f.type == oauth2_flow::grant::client_credentials) {
-        if (!(seen & bit(o_client_secret))) {
-            error(at, "missing key 'client_secret' (the client-credentials flow needs it)");
+        if (!(seen & (bit(o_client_secret) | bit(o_certificate_file)))) {
+            error(at, "missing key 'client_secret' or 'certificate_file' (the client-credentials flow needs one)");
         }
         if (seen & bit(o_refresh_token_file)) {
             error(at, "refresh_token_file belongs to the refresh_token flow");

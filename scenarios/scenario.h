@@ -76,7 +76,9 @@ struct oauth2_flow {
     std::string token_url;            // https; for client_credentials defaulted from the tenant
     std::string tenant;               // client_credentials: the Entra ID tenant (id or domain)
     std::string client_id;
-    std::optional<secret> client_secret;   // required for client_credentials
+    std::optional<secret> client_secret;   // client_credentials: this or certificate_file
+    std::string certificate_file;     // a certificate registered with the app: signs client assertions
+    std::string private_key_file;     // its RSA key; empty: certificate_file holds the key too
     std::string scope;                // client_credentials default: Exchange Online's .default
     std::string refresh_token_file;   // refresh_token: holds the current refresh token
     std::string ca_file;              // the token endpoint's CA; empty: the system store

@@ -85,7 +85,17 @@ TEST(OAuth2Loader, WrongCombinationsAreErrorsAtTheirPointer)
         {R"("oauth2": {"flow": "client_credentials", "client_id": "x", "client_secret": {"env": "PW"}})",
             "/servers/0/auth/oauth2", "give token_url, or tenant for the Microsoft identity platform"},
         {R"("oauth2": {"flow": "client_credentials", "tenant": "t", "client_id": "x"})", "/servers/0/auth/oauth2",
-            "missing key 'client_secret' (the client-credentials flow needs it)"},
+            "missing key 'client_secret' or 'certificate_file' (the client-credentials flow needs one)"},
+        {R"("oauth2": {"flow": "client_credentials", "tenant": "t", "client_id": "x", "client_secret": {"env": "PW"},
+            "certificate_file": "/etc/hostname"})", "/servers/0/auth/oauth2",
+            "give only one of client_secret and certificate_file"},
+        {R"("oauth2": {"flow": "client_credentials", "tenant": "t", "client_id": "x", "client_secret": {"env": "PW"},
+            "private_key_file": "/etc/hostname"})", "/servers/0/auth/oauth2", "private_key_file needs certificate_file"},
+        {R"("oauth2": {"flow": "client_credentials", "tenant": "t", "client_id": "x",
+            "certificate_file": "/nonexistent/app.pem"})", "/servers/0/auth/oauth2/certificate_file",
+            "certificate_file '/nonexistent/app.pem' is not a readable regular file"},
+        {R"("oauth2": {"flow": "client_credentials", "tenant": "t", "client_id": "x", "certificate_file": "/etc/hostname",
+            "private_key_file": 7})", "/servers/0/auth/oauth2/private_key_file", "private_key_file must be a string"},
         {R"("oauth2": {"flow": "client_credentials", "token_url": "http://idp.test/token", "client_id": "x",
             "client_secret": {"env": "PW"}})", "/servers/0/auth/oauth2/token_url", "token_url must be an https:// URL"},
         {R"("oauth2": {"flow": "password", "tenant": "t", "client_id": "x"})", "/servers/0/auth/oauth2/flow",
@@ -100,6 +110,23 @@ TEST(OAuth2Loader, WrongCombinationsAreErrorsAtTheirPointer)
         auto r = with_smtp_login(c.login);
         EXPECT_TRUE(has_error(r, c.pointer, c.message)) << c.login << "\n" << all_errors(r);
     }
+}
+
+TEST(OAuth2Loader, ClientCredentialsWithACertificate)
+{
+    auto one_pem = with_smtp_login(R"("oauth2": {"flow": "client_credentials", "tenant": "t", "client_id": "app-id",
+        "certificate_file": "/etc/hostname"})");
+    ASSERT_TRUE(one_pem.ok()) << all_errors(one_pem);
+    const auto& f = *one_pem.value->servers[0].auth->oauth2;
+    EXPECT_EQ(f.certificate_file, "/etc/hostname");
+    EXPECT_TRUE(f.private_key_file.empty());
+    EXPECT_FALSE(f.client_secret);
+    EXPECT_EQ(f.scope, "https://outlook.office365.com/.default");
+
+    auto two = with_smtp_login(R"("oauth2": {"flow": "client_credentials", "tenant": "t", "client_id": "app-id",
+        "certificate_file": "/etc/hostname", "private_key_file": "/etc/passwd"})");
+    ASSERT_TRUE(two.ok()) << all_errors(two);
+    EXPECT_EQ(two.value->servers[0].auth->oauth2->private_key_file, "/etc/passwd");
 }
 
 TEST(OAuth2Loader, MailboxesTakeTheSameKeys)

@@ -3,12 +3,22 @@
 
 #include "engine/certs.h"
 #include "engine/scope.h"
+#include "protocols/common/sasl.h"
 
 #include <fmt/format.h>
+#include <openssl/bio.h>
+#include <openssl/digest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
+#include <simdjson.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <ctime>
+#include <memory>
 
 namespace builtin {
 
@@ -58,7 +68,153 @@ std::string error_json(std::string_view error, std::string_view description)
     return fmt::format(R"({{"error":"{}","error_description":"{}"}})", error, description);
 }
 
+/// RFC 4648 section 5 without padding, decoded; nullopt when it is not.
+std::optional<std::string> base64url_decode(std::string_view in)
+{
+    std::string s(in);
+    for (char& c : s) {
+        if (c == '+' || c == '/' || c == '=') {
+            return std::nullopt;
+        }
+        c = c == '-' ? '+' : c == '_' ? '/' : c;
+    }
+    s.append((4 - s.size() % 4) % 4, '=');
+    auto decoded = protocols::sasl::base64_decode(s);
+    if (!decoded.ok()) {
+        return std::nullopt;
+    }
+    return std::move(decoded.value);
+}
+
+std::string base64url_encode(std::string_view bytes)
+{
+    std::string s = protocols::sasl::base64_encode(bytes);
+    while (!s.empty() && s.back() == '=') {
+        s.pop_back();
+    }
+    for (char& c : s) {
+        c = c == '+' ? '-' : c == '/' ? '_' : c;
+    }
+    return s;
+}
+
+template <class T, void (*F)(T*)>
+struct deleter {
+    void operator()(T* p) const noexcept { F(p); }
+};
+using x509_ptr = std::unique_ptr<X509, deleter<X509, X509_free>>;
+using pkey_ptr = std::unique_ptr<EVP_PKEY, deleter<EVP_PKEY, EVP_PKEY_free>>;
+using bio_ptr = std::unique_ptr<BIO, deleter<BIO, BIO_free_all>>;
+using md_ctx_ptr = std::unique_ptr<EVP_MD_CTX, deleter<EVP_MD_CTX, EVP_MD_CTX_free>>;
+
+/// The certificate's SHA-1 and SHA-256 thumbprints, base64url, as x5t and x5t#S256 carry them.
+std::pair<std::string, std::string> thumbprints(X509* cert)
+{
+    std::uint8_t* der = nullptr;
+    int len = i2d_X509(cert, &der);
+    if (len <= 0) {
+        return {};
+    }
+    std::uint8_t sha1[SHA_DIGEST_LENGTH];
+    std::uint8_t sha256[SHA256_DIGEST_LENGTH];
+    SHA1(der, static_cast<std::size_t>(len), sha1);
+    SHA256(der, static_cast<std::size_t>(len), sha256);
+    OPENSSL_free(der);
+    return {base64url_encode(std::string_view(reinterpret_cast<const char*>(sha1), sizeof sha1)),
+        base64url_encode(std::string_view(reinterpret_cast<const char*>(sha256), sizeof sha256))};
+}
+
 } // namespace
+
+void token_endpoint::add_client_certificate(std::string client_id, std::string cert_pem)
+{
+    m_client_certs.insert_or_assign(std::move(client_id), std::move(cert_pem));
+}
+
+std::optional<token_endpoint::reply> token_endpoint::refuse_assertion(const std::string& client_id,
+    std::string_view assertion)
+{
+    auto invalid = [](std::string_view description) {
+        return reply{401, error_json("invalid_client", description)};
+    };
+    auto malformed = invalid("AADSTS50027: JWT token is invalid or malformed.");
+    auto dot1 = assertion.find('.');
+    auto dot2 = dot1 == std::string_view::npos ? dot1 : assertion.find('.', dot1 + 1);
+    if (dot2 == std::string_view::npos) {
+        return malformed;
+    }
+    auto header = base64url_decode(assertion.substr(0, dot1));
+    auto claims = base64url_decode(assertion.substr(dot1 + 1, dot2 - dot1 - 1));
+    auto signature = base64url_decode(assertion.substr(dot2 + 1));
+    if (!header || !claims || !signature) {
+        return malformed;
+    }
+    simdjson::dom::parser parser;
+    simdjson::dom::object h;
+    std::string_view alg;
+    if (parser.parse(simdjson::padded_string(*header)).get_object().get(h) || h["alg"].get_string().get(alg)) {
+        return malformed;
+    }
+    if (alg != "RS256") {
+        return invalid("Client assertion is not signed RS256.");
+    }
+    std::string_view x5t;
+    std::string_view x5t256;
+    // Either thumbprint may be absent; x5t#S256 wins when both are there.
+    if (h["x5t"].get_string().get(x5t) != simdjson::SUCCESS) {
+        x5t = {};
+    }
+    if (h["x5t#S256"].get_string().get(x5t256) != simdjson::SUCCESS) {
+        x5t256 = {};
+    }
+
+    const std::string& pem = m_client_certs.find(client_id)->second;
+    bio_ptr b(BIO_new_mem_buf(pem.data(), pem.size()));
+    x509_ptr cert(PEM_read_bio_X509(b.get(), nullptr, nullptr, nullptr));
+    pkey_ptr key(cert ? X509_get_pubkey(cert.get()) : nullptr);
+    if (!key) {
+        return invalid("the registered certificate is unreadable");
+    }
+    auto [sha1, sha256] = thumbprints(cert.get());
+    if (x5t256.empty() ? x5t != sha1 : x5t256 != sha256) {
+        return invalid("AADSTS700027: The certificate with identifier used to sign the client assertion is not "
+                       "registered on application.");
+    }
+    md_ctx_ptr ctx(EVP_MD_CTX_new());
+    std::string_view signed_part = assertion.substr(0, dot2);
+    if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) != 1
+        || EVP_DigestVerify(ctx.get(), reinterpret_cast<const std::uint8_t*>(signature->data()), signature->size(),
+               reinterpret_cast<const std::uint8_t*>(signed_part.data()), signed_part.size()) != 1) {
+        return invalid("AADSTS700027: Client assertion failed signature validation.");
+    }
+    simdjson::dom::parser claims_parser;
+    simdjson::dom::object c;
+    std::string_view aud;
+    std::string_view iss;
+    std::string_view sub;
+    std::string_view jti;
+    std::int64_t nbf = 0;
+    std::int64_t exp = 0;
+    if (claims_parser.parse(simdjson::padded_string(*claims)).get_object().get(c) || c["aud"].get_string().get(aud)
+        || c["iss"].get_string().get(iss) || c["sub"].get_string().get(sub) || c["jti"].get_string().get(jti)
+        || c["nbf"].get_int64().get(nbf) || c["exp"].get_int64().get(exp)) {
+        return malformed;
+    }
+    if (aud != url()) {
+        return invalid("Client assertion audience claim does not match the token endpoint.");
+    }
+    if (iss != client_id || sub != client_id) {
+        return invalid("Client assertion iss and sub claims must be the client_id.");
+    }
+    std::int64_t now = std::time(nullptr);
+    if (now < nbf || now >= exp) {
+        return invalid("AADSTS700024: Client assertion is not within its valid time range.");
+    }
+    if (jti.empty() || !m_seen_jti.emplace(jti).second) {
+        return invalid("Client assertion jti was used before.");
+    }
+    return std::nullopt;
+}
 
 void token_endpoint::add_client(std::string client_id, std::string client_secret)
 {
@@ -210,25 +366,34 @@ token_endpoint::reply token_endpoint::answer(std::string_view body)
         auto it = form.find(name);
         return it == form.end() ? std::string() : it->second;
     };
-    auto client = m_clients.find(field("client_id"));
-    if (client == m_clients.end()) {
+    std::string client_id = field("client_id");
+    bool by_certificate = m_client_certs.contains(client_id);
+    if (!by_certificate && !m_clients.contains(client_id)) {
         return {400, error_json("unauthorized_client", "AADSTS700016: Application with identifier was not found "
                                                        "in the directory.")};
     }
-    if (client->second != field("client_secret")) {
+    if (by_certificate) {
+        if (field("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer") {
+            return {401, error_json("invalid_client", "AADSTS7000218: The request body must contain the following "
+                                                      "parameter: 'client_assertion' or 'client_secret'.")};
+        }
+        if (auto refused = refuse_assertion(client_id, field("client_assertion"))) {
+            return *refused;
+        }
+    } else if (m_clients.find(client_id)->second != field("client_secret")) {
         return {401, error_json("invalid_client", "AADSTS7000215: Invalid client secret provided.")};
     }
     std::string grant = field("grant_type");
     std::string rotated;
     if (grant == "refresh_token") {
         auto rt = m_refresh.find(field("refresh_token"));
-        if (rt == m_refresh.end() || rt->second != client->first) {
+        if (rt == m_refresh.end() || rt->second != client_id) {
             return {400, error_json("invalid_grant", "AADSTS70000: The provided value for the input parameter "
                                                      "'refresh_token' is not valid. The refresh token has been revoked.")};
         }
         if (rotate_refresh_tokens) {
             m_refresh.erase(rt);
-            rotated = issue_refresh_token(client->first);
+            rotated = issue_refresh_token(client_id);
         }
     } else if (grant != "client_credentials") {
         return {400, error_json("unsupported_grant_type", "AADSTS70003: The app requested an unsupported grant type.")};

@@ -3,6 +3,9 @@
 // for the client-credentials and refresh-token grants, lets them expire after a configurable
 // lifetime, rotates refresh tokens like Microsoft's platform does (the old one stops working),
 // and answers refusals in the JSON shape Entra ID and Google use, with AADSTS-style text.
+// A client registered with a certificate authenticates with a client assertion (RFC 7523): a
+// JWT signed RS256 whose x5t#S256 (or x5t) names the certificate, checked for signature,
+// aud (this endpoint's url()), iss = sub = client_id, nbf/exp and a jti not seen before.
 //
 // NOT AN IDENTITY PROVIDER: tokens are random strings kept in memory, there are no users or
 // consent, and requests are served one at a time. It makes a throwaway CA and a certificate
@@ -49,6 +52,9 @@ public:
 
     /// Registers an application; an empty secret makes it a public client (no secret sent).
     void add_client(std::string client_id, std::string client_secret);
+    /// Registers an application whose credential is a certificate (PEM): it must send a client
+    /// assertion signed with the certificate's RSA key instead of a secret.
+    void add_client_certificate(std::string client_id, std::string cert_pem);
     /// A refresh token for `client_id`, as a consent flow would have left it.
     std::string issue_refresh_token(const std::string& client_id);
     /// Every refresh token stops working (the user revoked the app's access).
@@ -80,9 +86,12 @@ private:
     static engine::task<void> serve_loop(token_endpoint* self);
     engine::task<void> serve(engine::connection c);
     reply answer(std::string_view form);
+    std::optional<reply> refuse_assertion(const std::string& client_id, std::string_view assertion);
     std::string new_token(std::string_view prefix) const;
 
     std::map<std::string, std::string, std::less<>> m_clients;    // id -> secret
+    std::map<std::string, std::string, std::less<>> m_client_certs;   // id -> certificate PEM
+    std::set<std::string, std::less<>> m_seen_jti;                // assertions are single-use
     std::map<std::string, std::string, std::less<>> m_refresh;    // refresh token -> client id
     std::map<std::string, engine::clock::time_point, std::less<>> m_access;   // token -> expiry
     std::optional<engine::tls_context> m_tls;
