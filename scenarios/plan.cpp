@@ -35,12 +35,11 @@ typename Map::mapped_type lookup(const Map& map, std::string_view name)
 
 } // namespace
 
-std::chrono::milliseconds start_offset(std::string_view tenant, std::string_view probe,
-    std::chrono::milliseconds interval) noexcept
+namespace {
+
+/// FNV-1a 64 of "tenant/probe".
+std::uint64_t name_hash(std::string_view tenant, std::string_view probe) noexcept
 {
-    if (interval.count() <= 0) {
-        return std::chrono::milliseconds{0};
-    }
     std::uint64_t h = 0xcbf29ce484222325ULL;
     auto mix = [&](unsigned char c) {
         h ^= c;
@@ -53,7 +52,45 @@ std::chrono::milliseconds start_offset(std::string_view tenant, std::string_view
     for (char c : probe) {
         mix(static_cast<unsigned char>(c));
     }
+    return h;
+}
+
+/// The splitmix64 finaliser: FNV's low bits are weak, and rendezvous scores need every bit.
+std::uint64_t avalanche(std::uint64_t x) noexcept
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+
+} // namespace
+
+std::chrono::milliseconds start_offset(std::string_view tenant, std::string_view probe,
+    std::chrono::milliseconds interval) noexcept
+{
+    if (interval.count() <= 0) {
+        return std::chrono::milliseconds{0};
+    }
+    auto h = name_hash(tenant, probe);
     return std::chrono::milliseconds(static_cast<std::int64_t>(h % static_cast<std::uint64_t>(interval.count())));
+}
+
+std::uint32_t shard_of(std::string_view tenant, std::string_view probe, std::uint32_t shards) noexcept
+{
+    std::uint64_t base = name_hash(tenant, probe);
+    std::uint32_t best = 0;
+    std::uint64_t best_score = 0;
+    for (std::uint32_t i = 0; i < shards; ++i) {
+        std::uint64_t score = avalanche(base ^ avalanche(i + 1));
+        if (i == 0 || score > best_score) {
+            best = i;
+            best_score = score;
+        }
+    }
+    return best;
 }
 
 plan make_plan(const scenario& s, const plan_filter& filter)
@@ -85,6 +122,9 @@ plan make_plan(const scenario& s, const plan_filter& filter)
             if (named) {
                 out.errors.push_back("probe '" + p.name + "' is disabled (enabled: false)");
             }
+            continue;
+        }
+        if (filter.shards > 1 && shard_of(p.tenant, p.name, filter.shards) != filter.shard) {
             continue;
         }
         probe_plan pp;

@@ -36,6 +36,8 @@ struct plan_filter {
     std::vector<std::string> tenants;   // empty: every tenant
     std::vector<std::string> probes;    // empty: every probe
     bool include_disabled = false;      // a probe named in `probes` is included even if disabled
+    std::uint32_t shard = 0;            // this instance's share: the probes shard_of() gives
+    std::uint32_t shards = 1;           // to `shard` out of `shards` (1: every probe)
 };
 
 struct plan {
@@ -53,5 +55,10 @@ plan make_plan(const scenario& s, const plan_filter& filter = {});
 /// the interval, so it does not depend on the standard library's std::hash.
 std::chrono::milliseconds start_offset(std::string_view tenant, std::string_view probe,
     std::chrono::milliseconds interval) noexcept;
+
+/// Which of `shards` instances runs the probe (`--shard K/N`): rendezvous hashing on
+/// "tenant/probe", so N instances run every probe exactly once, the same on every machine,
+/// and going from N to N+1 instances moves only the probes the new one wins, about 1/(N+1).
+std::uint32_t shard_of(std::string_view tenant, std::string_view probe, std::uint32_t shards) noexcept;
 
 } // namespace scenarios

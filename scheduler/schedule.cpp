@@ -17,6 +17,14 @@ schedule::schedule(result_sink sink, bool once, run_fn run)
 
 engine::task<void> schedule::run(scenarios::plan plan, probe::context ctx)
 {
+    if (!m_once) {
+        // A daemon waits for its signals even with no probe (an empty shard): a reload may
+        // bring some. The drain ends this wait with the rest.
+        m_all.spawn([]() -> engine::task<void> {
+            while (co_await engine::sleep_for(std::chrono::hours(24))) {
+            }
+        }());
+    }
     start(std::move(plan), std::move(ctx));
     co_await m_all.join();
 }

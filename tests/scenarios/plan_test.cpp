@@ -117,4 +117,56 @@ TEST(Plan, OffsetsAreStableAndSpread)
     EXPECT_EQ(p.probes[0].offset, scenarios::start_offset("t", "p1", p.probes[0].spec->interval));
 }
 
+TEST(Plan, ShardsRunEveryProbeOnceAndGrowingMovesFew)
+{
+    constexpr int probes = 3000;
+    auto owner_of = [](int i, std::uint32_t n) {
+        return scenarios::shard_of("tenant-" + std::to_string(i % 37), "probe-" + std::to_string(i), n);
+    };
+    for (std::uint32_t n : {1u, 2u, 5u, 16u}) {
+        std::vector<int> per_shard(n, 0);
+        for (int i = 0; i < probes; ++i) {
+            auto k = owner_of(i, n);
+            ASSERT_LT(k, n);
+            ++per_shard[k];
+        }
+        // Exactly one owner each (by construction), and a fair share for every instance.
+        for (auto count : per_shard) {
+            EXPECT_GT(count, probes / static_cast<int>(n) * 7 / 10) << n;
+        }
+    }
+    // From N to N+1 instances only the probes the new instance wins move: about 1/(N+1).
+    for (std::uint32_t n : {2u, 5u, 16u}) {
+        int moved = 0;
+        for (int i = 0; i < probes; ++i) {
+            auto before = owner_of(i, n);
+            auto after = owner_of(i, n + 1);
+            if (before != after) {
+                ++moved;
+                EXPECT_EQ(after, n) << "a probe moved between old instances";
+            }
+        }
+        double share = static_cast<double>(moved) / probes;
+        EXPECT_NEAR(share, 1.0 / (n + 1), 0.35 / (n + 1)) << n;
+    }
+}
+
+TEST(Plan, AShardFilterKeepsItsShareOfTheScenario)
+{
+    auto s = three_probes();
+    std::size_t total = 0;
+    for (std::uint32_t k = 0; k < 3; ++k) {
+        scenarios::plan_filter f;
+        f.shard = k;
+        f.shards = 3;
+        auto p = scenarios::make_plan(s, f);
+        EXPECT_TRUE(p.errors.empty());
+        for (const auto& pp : p.probes) {
+            EXPECT_EQ(scenarios::shard_of(pp.spec->tenant, pp.spec->name, 3), k);
+        }
+        total += p.probes.size();
+    }
+    EXPECT_EQ(total, scenarios::make_plan(s).probes.size());
+}
+
 } // namespace

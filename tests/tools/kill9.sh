@@ -26,18 +26,24 @@ fail() { echo "FAIL: $*"; failed=1; }
 name="kill9-$$"
 maildir=$INTERNAL_PROBE_MAILDIR
 
-# Topology 1 to probe@internal.test; one look right after sending, the next 5 s later: the
-# message arrives in between, and that is when the run is killed.
-python3 - "$examples/topology-1.json" "$name" > "$work/s.json" <<'PY'
+# Topology 1 to probe@internal.test. The run to be killed looks for its message in another
+# mailbox (the sender's), so it is still waiting when its message lands in probe@'s; the
+# normal runs fetch from probe@ under the same probe name.
+scenario() {   # scenario FETCH_MAILBOX
+  python3 - "$examples/topology-1.json" "$name" "$1" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
 s.pop("$schema", None)
-s["defaults"].update({"interval": "1m", "deadline": "6s", "poll": "5s", "warn_latency": "6s"})
+s["defaults"].update({"interval": "1m", "deadline": "6s", "poll": "1s", "warn_latency": "6s"})
 p = s["probes"][0]
-p["name"] = sys.argv[2]
+p.update({"name": sys.argv[2], "fetch": sys.argv[3]})
 p.pop("require_auth_results", None)
+p.pop("bounce_mailbox", None)
 print(json.dumps(s))
 PY
+}
+scenario int-probe > "$work/s.json"
+scenario int-sender > "$work/blind.json"
 ours() { grep -l "p=$name;" "$maildir"/new/* "$maildir"/cur/* 2>/dev/null | wc -l; }
 others_before=$(find "$maildir"/new "$maildir"/cur -type f | wc -l)
 
@@ -46,7 +52,7 @@ others_before=$(find "$maildir"/new "$maildir"/cur -type f | wc -l)
   || fail "the first run was not Up: $(cat "$work/first")"
 
 # 2. The killed run.
-"$mailprobe" run "$work/s.json" --once --format jsonl --store "$work/h.db" > "$work/killed" 2>&1 &
+"$mailprobe" run "$work/blind.json" --once --format jsonl --store "$work/h.db" > "$work/killed" 2>&1 &
 pid=$!
 for ((i = 0; i < 40 && $(ours) == 0; i++)); do sleep 0.1; done
 [ "$(ours)" = 1 ] || fail "the killed run's message never arrived"

@@ -7,7 +7,7 @@
 # check` (the Nagios plugin) from flags: OK, CRITICAL for Junk and for a wrong password,
 # UNKNOWN for bad usage. Last, the next-poll mode (`--once --state FILE`) of both: pending
 # (UNKNOWN for the plugin) on the first call, Up on the next, a private state file, and a
-# broken state file refused with its path and left as it was.
+# broken state file refused with its path and left as it was; and two --shard instances.
 # Usage: run_examples.sh MAILPROBE EXAMPLES_DIR. Exit 77 (skipped) without the servers.
 set -u
 mailprobe=$1
@@ -69,6 +69,22 @@ plugin 2 '^MAILPROBE CRITICAL - auth: auth_failed' "${in[@]}" \
   --to blackhole@internal.test --fetch imaps://127.0.0.10:993 --fetch-user probe@internal.test \
   --fetch-password-env WRONG_PASSWORD
 plugin 3 '^MAILPROBE UNKNOWN - --smtp, --fetch, --from and --to are required' --smtp 127.0.0.10:587
+
+# Two instances share the one probe of topology-1: exactly one of them runs it.
+shard_runs=0
+for k in 0 1; do
+  out=$("$mailprobe" run "$examples/topology-1.json" --once --format jsonl --shard "$k/2" 2>&1)
+  rc=$?
+  [ "$rc" = 0 ] || { echo "FAIL: --shard $k/2: exit $rc: $out"; failed=1; }
+  if grep -q '"status":"up"' <<<"$out"; then
+    shard_runs=$((shard_runs + 1))
+  elif ! grep -q "shard $k/2 has no probe" <<<"$out"; then
+    echo "FAIL: --shard $k/2 neither ran the probe nor said its share is empty: $out"
+    failed=1
+  fi
+done
+[ "$shard_runs" = 1 ] && echo "ok: --shard 0/2 and 1/2 ran the probe once between them" \
+  || { echo "FAIL: the two shards ran the probe $shard_runs times"; failed=1; }
 
 state_dir=$(mktemp -d)
 trap 'rm -rf "$state_dir"' EXIT

@@ -91,11 +91,18 @@ std::optional<loaded_plan> load_plan(const run_options& o, const char* what)
     for (const auto& e : plan.errors) {
         std::fprintf(stderr, "%serror: %s\n", what, e.c_str());
     }
-    if (!plan.errors.empty() || plan.probes.empty()) {
-        if (plan.probes.empty()) {
-            std::fprintf(stderr, "%smailprobe run: no probe to run\n", what);
-        }
+    if (!plan.errors.empty()) {
         return std::nullopt;
+    }
+    if (plan.probes.empty()) {
+        // An instance of many may get no probe of a small scenario: that is its share, and a
+        // reload may give it some.
+        if (o.filter.shards <= 1) {
+            std::fprintf(stderr, "%smailprobe run: no probe to run\n", what);
+            return std::nullopt;
+        }
+        std::fprintf(stderr, "%smailprobe run: shard %u/%u has no probe of this scenario\n", what, o.filter.shard,
+            o.filter.shards);
     }
     auto ctx = probe::context::from_plan(plan);
     if (!ctx) {
@@ -176,7 +183,7 @@ void usage()
 {
     std::printf(
         "usage: mailprobe run SCENARIO [--once [--state FILE]] [--format text|jsonl] [--tenant T]\n"
-        "                     [--probe P] [--keep-going] [--trace] [--grace DURATION]\n\n"
+        "                     [--probe P] [--keep-going] [--trace] [--grace DURATION] [--shard K/N]\n\n"
         "Runs the probes of SCENARIO: each on its interval until SIGINT/SIGTERM, or each once.\n"
         "  --once          run every probe once; exit 0 all up, 1 any warning, 2 any down\n"
         "  --state FILE    with --once, next-poll mode for cron and Nagios-style schedulers: look\n"
@@ -187,6 +194,9 @@ void usage()
         "  --keep-going    skip probes the scenario defines badly instead of refusing the file\n"
         "  --store FILE    also keep every result in the SQLite history FILE (docs/REPORTS.md)\n"
         "  --trace         include each session's transcript (passwords and tokens redacted)\n"
+        "  --shard K/N     run only this instance's share of the probes: N instances with K = 0..N-1\n"
+        "                  run every probe exactly once (rendezvous hashing on tenant/probe, so\n"
+        "                  adding an instance moves only about 1/(N+1) of the probes)\n"
         "  --grace 30s     after SIGTERM or SIGINT no run starts; runs in flight get this long to\n"
         "                  finish (a second signal cuts them at once); SIGHUP reloads SCENARIO,\n"
         "                  and a file that does not load leaves the running one in place\n\n"
@@ -220,6 +230,17 @@ int run_run(const std::vector<std::string>& args)
                 return 3;
             }
             o.state_path = *v;
+        } else if (a == "--shard") {
+            const std::string* v = value();
+            unsigned k = 0;
+            unsigned n = 0;
+            char end = 0;
+            if (!v || std::sscanf(v->c_str(), "%u/%u%c", &k, &n, &end) != 2 || n == 0 || n > 65536 || k >= n) {
+                std::fprintf(stderr, "mailprobe run: --shard takes K/N with 0 <= K < N, e.g. 0/3\n");
+                return 3;
+            }
+            o.filter.shard = k;
+            o.filter.shards = n;
         } else if (a == "--grace") {
             const std::string* v = value();
             auto d = v ? duration_of(*v) : std::nullopt;
