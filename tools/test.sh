@@ -3,12 +3,12 @@
 #   1. the normal build's suites: unit, fuzz-corpus replay, and integration tests against
 #      real Postfix + Dovecot started on loopback by tests/servers/mailservers.sh;
 #   2. the same suites in an AddressSanitizer + UndefinedBehaviorSanitizer build;
-#   3. each libFuzzer target for a bounded time (FUZZ_SECONDS, default 60) with clang-16.
+#   3. each libFuzzer target for a bounded time (FUZZ_SECONDS, default 30) with clang-16.
 # Ends with one line "N passed, N failed" and exits non-zero when anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-fuzz_seconds=${FUZZ_SECONDS:-60}
+fuzz_seconds=${FUZZ_SECONDS:-30}
 
 step() { printf '\n=== %s\n' "$*"; }
 die() { echo "test.sh: $*" >&2; echo "0 passed, 1 failed"; exit 1; }
