@@ -84,6 +84,22 @@ std::uint64_t context::now_ms() const
 
 namespace {
 
+/// The bearer token `c` logs in with (SECRET); empty for a password.
+std::string bearer_of(const protocols::credentials& c)
+{
+    return c.type == protocols::credentials::kind::oauth2_token ? c.secret : std::string();
+}
+
+/// A server refusing a cached token before its expiry (revoked) drops it from the cache, so
+/// the next probe fetches a fresh one instead of failing until the token would have expired.
+void forget_refused(token_cache& cache, const scenarios::credential& login, const std::string& token,
+    const engine::error& e)
+{
+    if (!token.empty() && e.code == engine::errc::auth_failed) {
+        cache.rejected(login, token);
+    }
+}
+
 // Messages fetched per folder and round: a mailbox flooded with copies of our field must not
 // turn one poll into an unbounded download. Newest first, where this run's message is.
 constexpr std::size_t max_messages_per_round = 64;
@@ -379,7 +395,9 @@ private:
         if (!cred) {
             co_return std::move(cred).err();
         }
+        std::string token = bearer_of(*cred);
         if (auto l = co_await m_session->login(std::move(*cred)); !l) {
+            forget_refused(m_st->ctx->tokens, m_box->login, token, l.err());
             co_return std::move(l).err().at(stage::auth);
         }
         m_folders = {"INBOX"};
@@ -528,7 +546,9 @@ private:
         if (!cred) {
             co_return std::move(cred).err();
         }
+        std::string token = bearer_of(*cred);
         if (auto l = co_await s.login(std::move(*cred)); !l) {
+            forget_refused(m_st->ctx->tokens, m_box->login, token, l.err());
             co_return std::move(l).err().at(stage::auth);
         }
         auto list = co_await s.uidl();
@@ -706,6 +726,7 @@ task<std::optional<sent_probe>> send_probe(const scenarios::probe_plan* plan, co
         }
         req.auth = std::move(*cred);
     }
+    std::string smtp_token = req.auth ? bearer_of(*req.auth) : std::string();
     req.helo_name = ctx->helo_name.empty() ? std::string(scenarios::domain_of(spec.from)) : ctx->helo_name;
     req.mail_from = spec.from;
     req.recipients.push_back(spec.to);
@@ -716,6 +737,9 @@ task<std::optional<sent_probe>> send_probe(const scenarios::probe_plan* plan, co
     auto send_start = engine::clock::now();
     auto sent = co_await protocols::smtp::send(std::move(req), trace);
     if (!sent) {
+        if (plan->send_via->auth) {
+            forget_refused(ctx->tokens, *plan->send_via->auth, smtp_token, sent.err());
+        }
         fail(*r, std::move(sent).err(), stage::send);
         co_return std::nullopt;
     }

@@ -426,6 +426,17 @@ task<engine::result<std::pair<std::string, std::chrono::seconds>>> token_cache::
     co_return std::make_pair(std::move(*token), command_token_lifetime);
 }
 
+void token_cache::rejected(const scenarios::credential& c, std::string_view token)
+{
+    if (!c.oauth2 && c.oauth2_token_command.empty()) {
+        return;
+    }
+    auto it = m_entries.find(key_of(c));
+    if (it != m_entries.end() && !it->second.in_flight && !token.empty() && it->second.token == token) {
+        it->second.token.clear();
+    }
+}
+
 task<engine::result<protocols::credentials>> token_cache::credentials_for(const scenarios::credential& c)
 {
     protocols::credentials out;

@@ -76,6 +76,12 @@ public:
     /// `c` must outlive the task.
     engine::task<engine::result<protocols::credentials>> credentials_for(const scenarios::credential& c);
 
+    /// A mail server refused `token`, which `credentials_for(c)` gave out, before its expiry
+    /// (revoked, or issued for other rights): forget it, so the next login fetches a fresh one.
+    /// A token that is no longer the cached one is left alone, so that many probes refused
+    /// with the same token cause one refresh, not one each. Static tokens are not cached.
+    void rejected(const scenarios::credential& c, std::string_view token);
+
     /// Tokens fetched so far (token endpoint calls and command runs).
     std::size_t fetches() const noexcept { return m_fetches; }
 

@@ -2,7 +2,9 @@
 // provider: a whole probe (SMTP submission, IMAP or POP3 fetch) logs in with XOAUTH2 using
 // tokens mailprobe fetched itself, fetching once for all logins; a token the provider never
 // issued is refused with the error continuation and becomes a Down at auth quoting the server;
-// passwords are refused; the server reads XOAUTH2 and OAUTHBEARER messages as clients build them.
+// passwords are refused; the server reads XOAUTH2 and OAUTHBEARER messages as clients build them;
+// an access token revoked mid-run is dropped from the cache on the server's refusal, and the
+// next run fetches one fresh token for all probes.
 #include "engine/loop.h"
 #include "engine/scope.h"
 #include "probe/roundtrip.h"
@@ -136,6 +138,15 @@ protected:
         co_await std::move(b);
     }
 
+    /// `a` and `b` at once: both hold the same cached token when they log in.
+    static task<void> together(task<void> a, task<void> b)
+    {
+        engine::scope s;
+        s.spawn(std::move(a));
+        s.spawn(std::move(b));
+        co_await s.join();
+    }
+
     probe::context make_context() const
     {
         std::array<std::uint8_t, 32> key{};
@@ -178,6 +189,46 @@ TEST_F(OAuthServer, AnUnknownTokenIsADownAtAuthWithTheServersWords)
     EXPECT_EQ(r.stage, stage::auth);
     EXPECT_NE(r.server_reply.find("535 5.7.3 Authentication unsuccessful"), std::string::npos) << r.server_reply;
     EXPECT_EQ(r.reason.find("at-never-issued"), std::string::npos) << r.reason;
+}
+
+TEST_F(OAuthServer, ATokenRevokedMidRunIsRefetchedOnceAfterTheServerRefusesIt)
+{
+    auto ctx = make_context();
+    probe::result first;
+    probe::result refused_imap;
+    probe::result refused_pop3;
+    probe::result after_imap;
+    probe::result after_pop3;
+    std::size_t requests_when_refused = 0;
+    auto revoke = [](builtin::token_endpoint* idp) -> task<void> {
+        idp->revoke_access_tokens();
+        co_return;
+    };
+    auto count = [](builtin::token_endpoint* idp, std::size_t* into) -> task<void> {
+        *into = idp->requests();
+        co_return;
+    };
+    auto imap = scenarios::protocol_kind::imap;
+    auto pop3 = scenarios::protocol_kind::pop3;
+    m_loop.run(with_servers(m_server.get(), &m_idp,
+        both(both(run_into(plan(by_client_credentials(), imap), &ctx, &first), revoke(&m_idp)),
+            both(both(together(run_into(plan(by_client_credentials(), imap), &ctx, &refused_imap),
+                           run_into(plan(by_client_credentials(), pop3), &ctx, &refused_pop3)),
+                     count(&m_idp, &requests_when_refused)),
+                together(run_into(plan(by_client_credentials(), imap), &ctx, &after_imap),
+                    run_into(plan(by_client_credentials(), pop3), &ctx, &after_pop3))))));
+    EXPECT_EQ(first.outcome, probe::status::up) << first.reason;
+    // The cached token was still within its lifetime: the server's refusal is the only sign.
+    for (const auto* r : {&refused_imap, &refused_pop3}) {
+        EXPECT_EQ(r->outcome, probe::status::down);
+        EXPECT_EQ(r->stage, stage::auth);
+        EXPECT_NE(r->server_reply.find("535 5.7.3"), std::string::npos) << r->server_reply;
+    }
+    EXPECT_EQ(requests_when_refused, 1u);
+    EXPECT_EQ(after_imap.outcome, probe::status::up) << after_imap.reason;
+    EXPECT_EQ(after_pop3.outcome, probe::status::up) << after_pop3.reason;
+    // Two probes were refused, yet one refresh served both later probes.
+    EXPECT_EQ(m_idp.requests(), 2u);
 }
 
 TEST_F(OAuthServer, PasswordsAreRefusedInBearerMode)

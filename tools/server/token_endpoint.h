@@ -59,6 +59,9 @@ public:
     std::string issue_refresh_token(const std::string& client_id);
     /// Every refresh token stops working (the user revoked the app's access).
     void revoke_refresh_tokens() noexcept { m_refresh.clear(); }
+    /// Every access token issued so far stops working before its expiry (an admin revoked the
+    /// app's sessions); mail servers asking accepts() then refuse them.
+    void revoke_access_tokens() noexcept { m_access.clear(); }
 
     /// Makes the certificate and binds 127.0.0.1 on any free port. Errors carry stage tls or
     /// connect.
