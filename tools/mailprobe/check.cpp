@@ -38,12 +38,17 @@ void usage()
         "  --smtp HOST:PORT          submission server (TLS: implicit on 465, else STARTTLS)\n"
         "  --smtp-tls MODE           none | starttls | implicit\n"
         "  --smtp-user USER          SMTP AUTH user; its password from --smtp-password-env VAR\n"
-        "                            or --smtp-password-file PATH\n"
+        "                            or --smtp-password-file PATH, or an OAuth2 token (XOAUTH2)\n"
+        "                            from --smtp-oauth2-token-env VAR or\n"
+        "                            --smtp-oauth2-token-command \"PROGRAM ARGS\" (split at\n"
+        "                            spaces, no shell; its output is the token)\n"
         "  --fetch URL               imap://HOST:PORT, imaps://HOST:PORT, pop3://HOST:PORT or\n"
         "                            pop3s://HOST:PORT (imap and pop3 require STARTTLS/STLS)\n"
         "  --fetch-tls MODE          none | starttls | implicit, overriding the URL's default\n"
         "  --fetch-user USER         mailbox login (default: --to); password from\n"
-        "                            --fetch-password-env VAR or --fetch-password-file PATH\n"
+        "                            --fetch-password-env VAR or --fetch-password-file PATH, or\n"
+        "                            a token from --fetch-oauth2-token-env VAR or\n"
+        "                            --fetch-oauth2-token-command \"PROGRAM ARGS\"\n"
         "  --ca-file PATH            trust this CA instead of the system store\n"
         "  --verify-name NAME        the name certificates must carry (default: the host)\n"
         "  --insecure                do not verify certificates (reported as a warning)\n"
@@ -130,6 +135,42 @@ std::optional<std::string> secret_from(const std::string& env, const std::string
     return std::string();
 }
 
+/// The login of `user`: a password (env or file), a token from `token_env`, or a token
+/// command (split at spaces: no shell, as in scenarios); nullopt and `why` when more than
+/// one is given or the one given is unusable.
+std::optional<scenarios::credential> login_of(const std::string& user, const std::string& flag,
+    const std::string& pw_env, const std::string& pw_file, const std::string& token_env,
+    const std::string& token_command, std::string& why)
+{
+    int given = !pw_env.empty() + !pw_file.empty() + !token_env.empty() + !token_command.empty();
+    if (given > 1) {
+        why = "give only one of " + flag + "-password-env, -password-file, -oauth2-token-env and "
+            "-oauth2-token-command";
+        return std::nullopt;
+    }
+    scenarios::credential c;
+    c.user = user;
+    if (!token_command.empty()) {
+        std::istringstream words(token_command);
+        for (std::string w; words >> w;) {
+            c.oauth2_token_command.push_back(w);
+        }
+        if (c.oauth2_token_command.empty()) {
+            why = flag + "-oauth2-token-command is empty";
+            return std::nullopt;
+        }
+        return c;
+    }
+    auto value = secret_from(token_env.empty() ? pw_env : token_env, pw_file, why);
+    if (!value) {
+        return std::nullopt;
+    }
+    auto origin = token_env.empty() ? (pw_env.empty() ? pw_file : pw_env) : token_env;
+    auto kind = pw_file.empty() ? scenarios::secret::source::env : scenarios::secret::source::file;
+    (token_env.empty() ? c.password : c.oauth2_token) = scenarios::secret(std::move(*value), kind, origin);
+    return c;
+}
+
 int unknown(const std::string& why)
 {
     std::printf("MAILPROBE UNKNOWN - %s\n", why.c_str());
@@ -154,8 +195,8 @@ std::string seconds(std::int64_t ms) { return fmt::format("{:.3f}s", static_cast
 
 int run_check(const std::vector<std::string>& args)
 {
-    std::string smtp, smtp_tls, smtp_user, smtp_pw_env, smtp_pw_file;
-    std::string fetch, fetch_tls, fetch_user, fetch_pw_env, fetch_pw_file;
+    std::string smtp, smtp_tls, smtp_user, smtp_pw_env, smtp_pw_file, smtp_token_env, smtp_token_command;
+    std::string fetch, fetch_tls, fetch_user, fetch_pw_env, fetch_pw_file, fetch_token_env, fetch_token_command;
     std::string from, to, ca_file, verify_name, state_path, key_env = "MAILPROBE_HMAC_KEY";
     std::string deadline = "60s", poll = "2s", warn_latency = "30s", warn_cert_days = "14";
     bool insecure = false, junk_warning = false, trace = false;
@@ -171,8 +212,12 @@ int run_check(const std::vector<std::string>& args)
         }
         std::string* slot = a == "--smtp" ? &smtp : a == "--smtp-tls" ? &smtp_tls : a == "--smtp-user" ? &smtp_user
             : a == "--smtp-password-env" ? &smtp_pw_env : a == "--smtp-password-file" ? &smtp_pw_file
+            : a == "--smtp-oauth2-token-env" ? &smtp_token_env
+            : a == "--smtp-oauth2-token-command" ? &smtp_token_command
             : a == "--fetch" ? &fetch : a == "--fetch-tls" ? &fetch_tls : a == "--fetch-user" ? &fetch_user
             : a == "--fetch-password-env" ? &fetch_pw_env : a == "--fetch-password-file" ? &fetch_pw_file
+            : a == "--fetch-oauth2-token-env" ? &fetch_token_env
+            : a == "--fetch-oauth2-token-command" ? &fetch_token_command
             : a == "--from" ? &from : a == "--to" ? &to : a == "--ca-file" ? &ca_file
             : a == "--verify-name" ? &verify_name : a == "--hmac-key-env" ? &key_env
             : a == "--deadline" ? &deadline : a == "--poll" ? &poll : a == "--warn-latency" ? &warn_latency
@@ -217,16 +262,14 @@ int run_check(const std::vector<std::string>& args)
         s->insecure = insecure;
     }
     std::string why;
-    auto smtp_pw = secret_from(smtp_pw_env, smtp_pw_file, why);
-    auto fetch_pw = secret_from(fetch_pw_env, fetch_pw_file, why);
-    if (!smtp_pw || !fetch_pw) {
+    auto smtp_login = login_of(smtp_user, "--smtp", smtp_pw_env, smtp_pw_file, smtp_token_env, smtp_token_command, why);
+    auto fetch_login = login_of(fetch_user.empty() ? to : fetch_user, "--fetch", fetch_pw_env, fetch_pw_file,
+        fetch_token_env, fetch_token_command, why);
+    if (!smtp_login || !fetch_login) {
         return unknown(why);
     }
-    auto secret_of = [](std::string v, const std::string& origin) {
-        return scenarios::secret(std::move(v), scenarios::secret::source::env, origin);
-    };
     if (!smtp_user.empty()) {
-        out.auth = scenarios::credential{smtp_user, secret_of(*smtp_pw, smtp_pw_env), std::nullopt};
+        out.auth = std::move(*smtp_login);
     }
     auto dl = duration_of(deadline);
     auto pl = duration_of(poll);
@@ -259,8 +302,7 @@ int run_check(const std::vector<std::string>& args)
     box->name = "mailbox";
     box->address = to;
     box->server = "fetch";
-    box->login = scenarios::credential{fetch_user.empty() ? to : fetch_user, secret_of(*fetch_pw, fetch_pw_env),
-        std::nullopt};
+    box->login = std::move(*fetch_login);
     p.fetch = box;
     p.fetch_server = std::make_shared<scenarios::server>(in);
 
