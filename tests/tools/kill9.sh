@@ -5,24 +5,9 @@
 #    the next run once it is older than the deadline (and nothing else is touched);
 #  - the next-poll state file is never half-written, however often a run is killed.
 # Usage: kill9.sh MAILPROBE EXAMPLES_DIR. Exit 77 (skipped) without the servers.
-set -u
-mailprobe=$1
-examples=$2
-if [ -z "${MAILPROBE_SERVERS_JSON:-}" ]; then
-  echo "MAILPROBE_SERVERS_JSON is not set: no test servers, skipped"
-  exit 77
-fi
-set -a
-# shellcheck disable=SC1091
-. "$(dirname "$MAILPROBE_SERVERS_JSON")/servers.env"
-MAILPROBE_HMAC_KEY=${MAILPROBE_HMAC_KEY:-kill9-test-key-0123456789}
-set +a
-work=$(mktemp -d)
-pid=
-cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-failed=0
-fail() { echo "FAIL: $*"; failed=1; }
+default_hmac_key=kill9-test-key-0123456789
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh" "$@"
 name="kill9-$$"
 maildir=$INTERNAL_PROBE_MAILDIR
 

@@ -9,20 +9,9 @@
 # (UNKNOWN for the plugin) on the first call, Up on the next, a private state file, and a
 # broken state file refused with its path and left as it was; and two --shard instances.
 # Usage: run_examples.sh MAILPROBE EXAMPLES_DIR. Exit 77 (skipped) without the servers.
-set -u
-mailprobe=$1
-examples=$2
-if [ -z "${MAILPROBE_SERVERS_JSON:-}" ]; then
-  echo "MAILPROBE_SERVERS_JSON is not set: no test servers, skipped"
-  exit 77
-fi
-set -a
-# shellcheck disable=SC1091
-. "$(dirname "$MAILPROBE_SERVERS_JSON")/servers.env"
-MAILPROBE_HMAC_KEY=${MAILPROBE_HMAC_KEY:-examples-test-key-0123456789}
-set +a
-
-failed=0
+default_hmac_key=examples-test-key-0123456789
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh" "$@"
 check() {   # check FILE EXPECTED_EXIT PATTERN [RUN OPTIONS...]
   local out rc
   out=$("$mailprobe" run "$1" --once --format jsonl "${@:4}" 2>&1)
@@ -86,8 +75,7 @@ done
 [ "$shard_runs" = 1 ] && echo "ok: --shard 0/2 and 1/2 ran the probe once between them" \
   || { echo "FAIL: the two shards ran the probe $shard_runs times"; failed=1; }
 
-state_dir=$(mktemp -d)
-trap 'rm -rf "$state_dir"' EXIT
+state_dir=$work
 state=$state_dir/run.state
 check "$examples/topology-3.json" 0 '"status":"pending",.*"mode":"next-poll"' --state "$state"
 # The forwarding loop through the other organisation takes well under a second on loopback.

@@ -5,21 +5,10 @@
 # --help. Each test password, its SASL PLAIN and LOGIN encodings and the HMAC key are
 # searched for in all of it.
 # Usage: secrets.sh MAILPROBE EXAMPLES_DIR. Exit 77 (skipped) without the servers.
-set -u
-mailprobe=$1
-examples=$2
-if [ -z "${MAILPROBE_SERVERS_JSON:-}" ]; then
-  echo "MAILPROBE_SERVERS_JSON is not set: no test servers, skipped"
-  exit 77
-fi
-set -a
-# shellcheck disable=SC1091
-. "$(dirname "$MAILPROBE_SERVERS_JSON")/servers.env"
-MAILPROBE_HMAC_KEY=secrets-test-hmac-key-do-not-print
-WRONG_PASSWORD=wrong-password-do-not-print
-set +a
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh" "$@"
+export MAILPROBE_HMAC_KEY=secrets-test-hmac-key-do-not-print
+export WRONG_PASSWORD=wrong-password-do-not-print
 out=$work/out
 mkdir -p "$out"
 

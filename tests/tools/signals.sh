@@ -6,24 +6,9 @@
 #  - SIGHUP with a broken file keeps the running scenario and says what is wrong; SIGHUP with
 #    a good file switches to it.
 # Usage: signals.sh MAILPROBE EXAMPLES_DIR. Exit 77 (skipped) without the servers.
-set -u
-mailprobe=$1
-examples=$2
-if [ -z "${MAILPROBE_SERVERS_JSON:-}" ]; then
-  echo "MAILPROBE_SERVERS_JSON is not set: no test servers, skipped"
-  exit 77
-fi
-set -a
-# shellcheck disable=SC1091
-. "$(dirname "$MAILPROBE_SERVERS_JSON")/servers.env"
-MAILPROBE_HMAC_KEY=${MAILPROBE_HMAC_KEY:-signals-test-key-0123456789}
-set +a
-work=$(mktemp -d)
-pid=
-cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-failed=0
-fail() { echo "FAIL: $*"; failed=1; }
+default_hmac_key=signals-test-key-0123456789
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh" "$@"
 
 # scenario NAME TO INTERVAL DEADLINE POLL: topology-1.json with one probe, its timing and
 # recipient changed (blackhole@ accepts and never delivers).
