@@ -324,9 +324,15 @@ verdict inspect_bounce(poll_state& st, std::string_view message)
     return is_old_leftover(st, check.stamp) ? verdict::leftover : verdict::other;
 }
 
-/// A mailbox looked at in rounds. Errors come back attributed to their stage.
+/// A mailbox looked at in rounds, for our messages or for bounces of them. Errors come back
+/// attributed to their stage.
 class poller {
 public:
+    poller(poll_state* st, looking_for what, const scenarios::server* server, const scenarios::mailbox* box,
+        protocols::endpoint ep, protocols::transcript* log)
+        : m_st(st), m_what(what), m_server(server), m_box(box), m_ep(std::move(ep)), m_log(log)
+    {
+    }
     virtual ~poller() = default;
     virtual task<engine::result<void>> round() = 0;
     virtual task<void> close() = 0;
@@ -334,6 +340,12 @@ public:
     std::int64_t last_ms() const noexcept { return m_setup_ms + m_round_ms; }
 
 protected:
+    poll_state* m_st;
+    looking_for m_what;
+    const scenarios::server* m_server;
+    const scenarios::mailbox* m_box;
+    protocols::endpoint m_ep;
+    protocols::transcript* m_log;
     std::int64_t m_setup_ms = 0;
     std::int64_t m_round_ms = 0;
 };
@@ -348,11 +360,7 @@ struct folder_memo {
 /// bounces: INBOX, searched in the text (the returned header is in the body).
 class imap_poller final : public poller {
 public:
-    imap_poller(poll_state* st, looking_for what, const scenarios::server* server,
-        const scenarios::mailbox* box, protocols::endpoint ep, protocols::transcript* log)
-        : m_st(st), m_what(what), m_server(server), m_box(box), m_ep(std::move(ep)), m_log(log)
-    {
-    }
+    using poller::poller;
 
     task<engine::result<void>> round() override
     {
@@ -495,12 +503,6 @@ private:
         co_return engine::result<void>{};
     }
 
-    poll_state* m_st;
-    looking_for m_what;
-    const scenarios::server* m_server;
-    const scenarios::mailbox* m_box;
-    protocols::endpoint m_ep;
-    protocols::transcript* m_log;
     std::optional<protocols::imap::session> m_session;
     std::vector<std::string> m_folders;
     std::vector<folder_memo> m_memos;
@@ -511,11 +513,7 @@ private:
 /// headers say bounce), DELE ours and leftovers, QUIT to commit.
 class pop3_poller final : public poller {
 public:
-    pop3_poller(poll_state* st, looking_for what, const scenarios::server* server,
-        const scenarios::mailbox* box, protocols::endpoint ep, protocols::transcript* log)
-        : m_st(st), m_what(what), m_server(server), m_box(box), m_ep(std::move(ep)), m_log(log)
-    {
-    }
+    using poller::poller;
 
     task<engine::result<void>> round() override
     {
@@ -563,6 +561,11 @@ private:
             }
             ++fetched;
             auto header = co_await s.top_headers(it->msgno);
+            if (!header && header.err().code == engine::errc::rejected) {
+                // Another session sharing the mailbox expunged it after our snapshot was
+                // taken ("-ERR Message 2 expunged"): it is gone, not a failure of ours.
+                continue;
+            }
             if (!header) {
                 co_return std::move(header).err();
             }
@@ -571,6 +574,9 @@ private:
                 v = inspect(*m_st, *header, "INBOX");
             } else if (is_bounce(*header)) {
                 auto whole = co_await s.retr(it->msgno);
+                if (!whole && whole.err().code == engine::errc::rejected) {
+                    continue;
+                }
                 if (!whole) {
                     co_return std::move(whole).err();
                 }
@@ -601,12 +607,6 @@ private:
             == protocols::message::arrival::bounce;
     }
 
-    poll_state* m_st;
-    looking_for m_what;
-    const scenarios::server* m_server;
-    const scenarios::mailbox* m_box;
-    protocols::endpoint m_ep;
-    protocols::transcript* m_log;
     std::set<std::string> m_checked;   // UIDLs inspected and left alone
     bool m_tls_recorded = false;
 };

@@ -2,14 +2,18 @@
 // topologies Up over IMAP and over POP3 (3 and 6 through the fwd@ aliases; internal zone =
 // 127.0.0.10), the Junk filing of junk@, a wrong password, an unknown user and blackhole@
 // that never delivers; a bounce from the other organisation seen in the sender's mailbox
-// long before the deadline; the next-poll mode over two runs. Facts come from the JSON file named by MAILPROBE_SERVERS_JSON; without
+// long before the deadline; the next-poll mode over two runs; nothing listening (connect), a
+// CA that did not sign the server or a name it does not carry (tls); and a probe that leaves
+// every other message of its mailbox where it was. Facts come from the JSON file named by MAILPROBE_SERVERS_JSON; without
 // it every test is skipped. Each run has its own probe name, so concurrent runs on one
 // mailbox never take each other's messages for leftovers.
 #include "probe/roundtrip.h"
 
+#include "engine/certs.h"
 #include "engine/loop.h"
 #include "engine/scope.h"
 #include "engine/timer.h"
+#include "protocols/smtp/session.h"
 
 #include "tests/support/mail_servers.h"
 
@@ -18,10 +22,16 @@
 #include <array>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 using namespace std::chrono_literals;
 using engine::stage;
@@ -259,6 +269,104 @@ TEST_F(RoundtripIntegration, NextPollFindsTheMessageTheRunBeforeSent)
     EXPECT_GE(last.hops.size(), 3u);
     ASSERT_FALSE(state.empty());
     EXPECT_EQ(state.back().id.to_string(), last.probe_id);
+}
+
+TEST_F(RoundtripIntegration, ConnectAndTlsFailuresAgainstTheRealServers)
+{
+    const auto& in = m_facts.org("internal");
+    std::vector<scenarios::probe_plan> plans;
+    // Nothing listens on 127.0.0.10:2 (the servers bind only their mail ports).
+    auto closed = plan("it-closed", 1, in, in.users.at("probe").address, in, "probe", scenarios::protocol_kind::imap);
+    auto smtp = *closed.send_via;
+    smtp.port = 2;
+    closed.send_via = std::make_shared<scenarios::server>(smtp);
+    plans.push_back(std::move(closed));
+    // Dovecot's certificate does not carry this name.
+    auto misnamed = plan("it-misnamed", 1, in, in.users.at("probe").address, in, "probe", scenarios::protocol_kind::imap);
+    auto imap = *misnamed.fetch_server;
+    imap.verify_name = "mail.elsewhere.test";
+    misnamed.fetch_server = std::make_shared<scenarios::server>(imap);
+    plans.push_back(std::move(misnamed));
+    // A CA of our own, which signed nothing these servers hold.
+    auto stranger = engine::make_ca("a stranger CA");
+    ASSERT_TRUE(stranger);
+    std::string stranger_file = std::filesystem::temp_directory_path() / ("it-stranger-ca-" + std::to_string(::getpid()) + ".pem");
+    std::ofstream(stranger_file) << stranger->cert;
+    auto untrusted = plan("it-untrusted", 1, in, in.users.at("probe").address, in, "probe", scenarios::protocol_kind::pop3);
+    auto submission = *untrusted.send_via;
+    submission.ca_file = stranger_file;
+    untrusted.send_via = std::make_shared<scenarios::server>(submission);
+    plans.push_back(std::move(untrusted));
+
+    auto r = run_all(std::move(plans));
+    std::filesystem::remove(stranger_file);
+    ASSERT_EQ(r.size(), 3u);
+    EXPECT_EQ(r[0].outcome, status::down);
+    EXPECT_EQ(r[0].stage, stage::connect) << r[0].reason;
+    EXPECT_EQ(r[1].outcome, status::down);
+    EXPECT_EQ(r[1].stage, stage::tls) << r[1].reason;
+    EXPECT_NE(r[1].reason.find("cert_name_mismatch"), std::string::npos) << r[1].reason;
+    EXPECT_EQ(r[2].outcome, status::down);
+    EXPECT_EQ(r[2].stage, stage::tls) << r[2].reason;
+    EXPECT_NE(r[2].reason.find("cert_untrusted"), std::string::npos) << r[2].reason;
+}
+
+TEST_F(RoundtripIntegration, OtherMessagesInTheMailboxAreLeftAlone)
+{
+    const auto& in = m_facts.org("internal");
+    const auto& box = in.users.at("probe");
+    // Someone else's message in the probe mailbox, with a token to find it by on disk.
+    std::string token = "not-a-probe-" + std::to_string(::getpid());
+    engine::loop loop;
+    auto sent = loop.run([](const mail_org* org, std::string to, std::string tok, std::string ca) -> task<bool> {
+        protocols::smtp::send_request req;
+        req.server.host = org->address;
+        req.server.port = org->port("submission");
+        req.server.tls = protocols::tls_mode::starttls;
+        req.server.verify_name = org->hostname;
+        engine::tls_options o;
+        o.ca_file = ca;
+        auto ctx = engine::tls_context::client(o);
+        if (!ctx) {
+            co_return false;
+        }
+        req.server.tls_context = *ctx;
+        const auto& sender = org->users.at("sender");
+        req.auth = protocols::credentials{sender.login, sender.password, protocols::credentials::kind::password};
+        req.helo_name = org->domain;
+        req.mail_from = sender.address;
+        req.recipients.push_back(to);
+        req.message = "From: " + sender.address + "\r\nTo: " + to + "\r\nSubject: " + tok +
+            "\r\nMessage-ID: <" + tok + "@" + org->domain + ">\r\n\r\nA person's mail.\r\n";
+        auto r = co_await protocols::smtp::send(std::move(req), nullptr);
+        co_return static_cast<bool>(r);
+    }(&in, box.address, token, m_facts.ca_file));
+    ASSERT_TRUE(sent);
+    auto holds_token = [&] {
+        for (const char* sub : {"new", "cur"}) {
+            std::error_code ec;
+            for (const auto& f : std::filesystem::directory_iterator(box.maildir + "/" + sub, ec)) {
+                std::ifstream in_file(f.path());
+                std::string text((std::istreambuf_iterator<char>(in_file)), std::istreambuf_iterator<char>());
+                if (text.find(token) != std::string::npos) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    };
+    for (int i = 0; i < 50 && !holds_token(); ++i) {
+        std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_TRUE(holds_token()) << "the other message never arrived";
+    std::vector<scenarios::probe_plan> plans;
+    plans.push_back(plan("it-neighbour-imap", 1, in, box.address, in, "probe", scenarios::protocol_kind::imap));
+    plans.push_back(plan("it-neighbour-pop3", 1, in, box.address, in, "probe", scenarios::protocol_kind::pop3));
+    auto r = run_all(std::move(plans));
+    for (const auto& x : r) {
+        EXPECT_EQ(x.outcome, status::up) << x.probe << ": " << x.reason;
+    }
+    EXPECT_TRUE(holds_token()) << "a probe deleted someone else's message";
 }
 
 } // namespace
