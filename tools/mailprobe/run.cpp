@@ -10,6 +10,8 @@
 
 #include "engine/loop.h"
 #include "engine/scope.h"
+#include "protocols/http/server.h"
+#include "report/live.h"
 #include "engine/signals.h"
 #include "engine/timer.h"
 #include "probe/roundtrip.h"
@@ -35,6 +37,9 @@ struct run_options {
     std::string state_path;   // next-poll mode when set
     std::string store_path;   // --store: every result also goes to this history
     tools::store_sink* store = nullptr;
+    std::string listen_ip;    // --listen: /metrics, /status.json and / on this address
+    std::uint16_t listen_port = 0;
+    report::live_status* live = nullptr;
     std::chrono::milliseconds grace{30'000};   // for runs in flight after SIGTERM
     scenarios::plan_filter filter;
 };
@@ -49,6 +54,9 @@ void emit(const probe::result& r, const run_options& o, tally& t)
 {
     if (o.store) {
         o.store->add(r);
+    }
+    if (o.live) {
+        o.live->add(r, std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
     }
     std::string line = o.jsonl ? report::to_json(r) : report::to_text(r);
     std::fputs(line.c_str(), stdout);
@@ -167,12 +175,16 @@ engine::task<void> on_reload_signals(scheduler::schedule* s, const run_options* 
     }
 }
 
-engine::task<void> run_all(scheduler::schedule* s, loaded_plan first, const run_options* o)
+engine::task<void> run_all(scheduler::schedule* s, loaded_plan first, const run_options* o,
+    engine::listener* http, const protocols::http::handler* pages)
 {
     engine::scope signals;
     signals.spawn(on_stop_signals(s, o->grace));
     if (!o->once) {
         signals.spawn(on_reload_signals(s, o));
+    }
+    if (http) {
+        signals.spawn(protocols::http::serve(http, pages, protocols::http::server_limits{}));
     }
     co_await s->run(std::move(first.plan), std::move(first.ctx));
     signals.request_stop();   // the probes are done: stop waiting for signals
@@ -194,6 +206,9 @@ void usage()
         "  --keep-going    skip probes the scenario defines badly instead of refusing the file\n"
         "  --store FILE    also keep every result in the SQLite history FILE (docs/REPORTS.md)\n"
         "  --trace         include each session's transcript (passwords and tokens redacted)\n"
+        "  --listen IP:PORT  serve /metrics (Prometheus), /status.json and a status page at /\n"
+        "                  on this address, e.g. 127.0.0.1:9464 or [::1]:9464 (port 0: any free\n"
+        "                  port, printed on stderr); docs/RESULTS.md\n"
         "  --shard K/N     run only this instance's share of the probes: N instances with K = 0..N-1\n"
         "                  run every probe exactly once (rendezvous hashing on tenant/probe, so\n"
         "                  adding an instance moves only about 1/(N+1) of the probes)\n"
@@ -256,6 +271,21 @@ int run_run(const std::vector<std::string>& args)
                 return 3;
             }
             o.store_path = *v;
+        } else if (a == "--listen") {
+            const std::string* v = value();
+            auto colon = v ? v->rfind(':') : std::string::npos;
+            unsigned port = 0;
+            char end = 0;
+            if (colon == std::string::npos || colon == 0 || std::sscanf(v->c_str() + colon + 1, "%u%c", &port, &end) != 1 ||
+                port > 65535) {
+                std::fprintf(stderr, "mailprobe run: --listen takes IP:PORT, e.g. 127.0.0.1:9464\n");
+                return 3;
+            }
+            o.listen_ip = v->substr(0, colon);
+            if (o.listen_ip.size() > 2 && o.listen_ip.front() == '[' && o.listen_ip.back() == ']') {
+                o.listen_ip = o.listen_ip.substr(1, o.listen_ip.size() - 2);
+            }
+            o.listen_port = static_cast<std::uint16_t>(port);
         } else if (a == "--format") {
             const std::string* v = value();
             if (!v || (*v != "text" && *v != "jsonl")) {
@@ -324,7 +354,37 @@ int run_run(const std::vector<std::string>& args)
     }
     scheduler::schedule s([&o, &t](const probe::result& r) { emit(r, o, t); }, o.once, std::move(run));
     engine::loop loop;
-    loop.run(run_all(&s, std::move(*first), &o));
+    report::live_status live;
+    std::optional<engine::listener> http;
+    protocols::http::handler pages = [&live](std::string_view path) {
+        protocols::http::response r;
+        if (path == "/metrics") {
+            r.content_type = report::live_status::metrics_content_type;
+            r.body = live.metrics();
+        } else if (path == "/status.json") {
+            r.content_type = "application/json";
+            r.body = live.status_json();
+        } else if (path == "/") {
+            r.content_type = "text/html; charset=utf-8";
+            r.body = report::live_status::page();
+        } else {
+            r.status = 404;
+            r.content_type = "text/plain; charset=utf-8";
+            r.body = "404 Not Found\n";
+        }
+        return r;
+    };
+    if (!o.listen_ip.empty()) {
+        auto bound = engine::listener::bind(o.listen_ip, o.listen_port);
+        if (!bound) {
+            std::fprintf(stderr, "mailprobe run: --listen %s: %s\n", o.listen_ip.c_str(), bound.err().message.c_str());
+            return 3;
+        }
+        http.emplace(std::move(*bound));
+        o.live = &live;
+        std::fprintf(stderr, "mailprobe run: listening on %s:%u\n", o.listen_ip.c_str(), unsigned{http->port()});
+    }
+    loop.run(run_all(&s, std::move(*first), &o, http ? &*http : nullptr, &pages));
     if (state) {
         if (auto saved = state->save(); !saved) {
             std::fprintf(stderr, "mailprobe run: the state was not saved: %s\n", saved.err().message.c_str());
