@@ -195,7 +195,8 @@ void usage()
 {
     std::printf(
         "usage: mailprobe run SCENARIO [--once [--state FILE]] [--format text|jsonl] [--tenant T]\n"
-        "                     [--probe P] [--keep-going] [--trace] [--grace DURATION] [--shard K/N]\n\n"
+        "                     [--probe P] [--keep-going] [--trace] [--grace DURATION] [--shard K/N]\n"
+        "                     [--store FILE] [--listen IP:PORT]\n\n"
         "Runs the probes of SCENARIO: each on its interval until SIGINT/SIGTERM, or each once.\n"
         "  --once          run every probe once; exit 0 all up, 1 any warning, 2 any down\n"
         "  --state FILE    with --once, next-poll mode for cron and Nagios-style schedulers: look\n"
