@@ -24,6 +24,7 @@ namespace probe {
 using engine::errc;
 using engine::make_error;
 using engine::stage;
+namespace sasl = protocols::sasl;
 
 namespace {
 
@@ -85,18 +86,6 @@ engine::result<std::string> read_pem(const std::string& path, std::string_view k
 
 } // namespace
 
-std::string base64url_encode(std::string_view bytes)
-{
-    std::string s = protocols::sasl::base64_encode(bytes);
-    while (!s.empty() && s.back() == '=') {
-        s.pop_back();
-    }
-    for (char& c : s) {
-        c = c == '+' ? '-' : c == '/' ? '_' : c;
-    }
-    return s;
-}
-
 engine::result<std::string> make_client_assertion(std::string_view cert_pem, std::string_view key_pem,
     std::string_view client_id, std::string_view audience, std::int64_t now)
 {
@@ -135,11 +124,11 @@ engine::result<std::string> make_client_assertion(std::string_view cert_pem, std
         jti_hex += fmt::format("{:02x}", b);
     }
     std::string header = fmt::format(R"({{"alg":"RS256","typ":"JWT","x5t":"{}","x5t#S256":"{}"}})",
-        base64url_encode(bytes(sha1, sizeof sha1)), base64url_encode(bytes(sha256, sizeof sha256)));
+        sasl::base64url_encode(bytes(sha1, sizeof sha1)), sasl::base64url_encode(bytes(sha256, sizeof sha256)));
     std::string claims = fmt::format(R"({{"aud":{},"iss":{},"sub":{},"jti":"{}","iat":{},"nbf":{},"exp":{}}})",
         json_string(audience), json_string(client_id), json_string(client_id), jti_hex, now, now,
         now + client_assertion_lifetime.count());
-    std::string signing_input = base64url_encode(header) + "." + base64url_encode(claims);
+    std::string signing_input = sasl::base64url_encode(header) + "." + sasl::base64url_encode(claims);
 
     md_ctx_ptr ctx(EVP_MD_CTX_new());
     std::size_t sig_len = 0;
@@ -153,7 +142,7 @@ engine::result<std::string> make_client_assertion(std::string_view cert_pem, std
         return failure("cannot sign the client assertion");
     }
     sig.resize(sig_len);
-    return signing_input + "." + base64url_encode(sig);
+    return signing_input + "." + sasl::base64url_encode(sig);
 }
 
 engine::result<std::string> make_client_assertion_from_files(const std::string& certificate_file,

@@ -35,7 +35,4 @@ engine::result<std::string> make_client_assertion(std::string_view cert_pem, std
 engine::result<std::string> make_client_assertion_from_files(const std::string& certificate_file,
     const std::string& private_key_file, std::string_view client_id, std::string_view audience, std::int64_t now);
 
-/// base64url without padding (RFC 4648 section 5, as JWTs use it).
-std::string base64url_encode(std::string_view bytes);
-
 } // namespace probe

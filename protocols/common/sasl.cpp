@@ -154,6 +154,31 @@ result base64_decode(std::string_view text)
     return {std::move(out), error::none};
 }
 
+std::string base64url_encode(std::string_view bytes)
+{
+    std::string s = base64_encode(bytes);
+    while (!s.empty() && s.back() == '=') {
+        s.pop_back();
+    }
+    for (char& c : s) {
+        c = c == '+' ? '-' : c == '/' ? '_' : c;
+    }
+    return s;
+}
+
+result base64url_decode(std::string_view text)
+{
+    std::string s(text);
+    for (char& c : s) {
+        if (c == '+' || c == '/' || c == '=') {
+            return refuse(error::bad_base64);
+        }
+        c = c == '-' ? '+' : c == '_' ? '/' : c;
+    }
+    s.append((4 - s.size() % 4) % 4, '=');
+    return base64_decode(s);
+}
+
 result plain(std::string_view authzid, std::string_view authcid, std::string_view password)
 {
     // RFC 4616: message = [authzid] UTF8NUL authcid UTF8NUL passwd, each field 1*SAFE (no NUL).

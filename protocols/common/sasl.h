@@ -77,6 +77,12 @@ bool is_base64(std::string_view text) noexcept;
 /// The empty text decodes to the empty string.
 result base64_decode(std::string_view text);
 
+/// base64url without padding (RFC 4648 section 5), as JWTs carry their parts.
+std::string base64url_encode(std::string_view bytes);
+
+/// The reverse; bad_base64 on '+', '/', '=' or anything outside the url-safe alphabet.
+result base64url_decode(std::string_view text);
+
 /// PLAIN initial response, base64: [authzid] NUL authcid NUL password (RFC 4616 section 2).
 /// An empty authzid means "act as authcid". SECRET.
 result plain(std::string_view authzid, std::string_view authcid, std::string_view password);

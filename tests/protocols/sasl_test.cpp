@@ -40,6 +40,22 @@ TEST(Sasl, Base64RoundTripAndStrictDecoding)
     }
 }
 
+// RFC 4648 section 5: '-' and '_' for '+' and '/', and JWTs drop the padding.
+TEST(Sasl, Base64urlWithoutPadding)
+{
+    const std::string bytes("\xfb\xff\xbf", 3);   // "+/+/" in standard base64
+    EXPECT_EQ(sasl::base64_encode(bytes), "+/+/");
+    EXPECT_EQ(sasl::base64url_encode(bytes), "-_-_");
+    EXPECT_EQ(sasl::base64url_encode("f"), "Zg");
+    EXPECT_EQ(sasl::base64url_decode("-_-_").value, bytes);
+    EXPECT_EQ(sasl::base64url_decode("Zg").value, "f");
+    EXPECT_TRUE(sasl::base64url_decode("").ok());
+    for (std::string_view bad : {"+/+/"sv, "Zg=="sv, "Z"sv, "Zm9v!mFy"sv}) {
+        SCOPED_TRACE(bad);
+        EXPECT_EQ(sasl::base64url_decode(bad).code, sasl::error::bad_base64);
+    }
+}
+
 TEST(Sasl, DecodesGmailXoauth2ErrorChallenge)
 {
     sasl::result r = sasl::base64_decode(

@@ -25,6 +25,7 @@ namespace builtin {
 namespace {
 
 using namespace std::chrono_literals;
+namespace sasl = protocols::sasl;
 
 // A token request is a short form; anything bigger is refused, not buffered.
 constexpr std::size_t max_request = 16 * 1024;
@@ -68,36 +69,6 @@ std::string error_json(std::string_view error, std::string_view description)
     return fmt::format(R"({{"error":"{}","error_description":"{}"}})", error, description);
 }
 
-/// RFC 4648 section 5 without padding, decoded; nullopt when it is not.
-std::optional<std::string> base64url_decode(std::string_view in)
-{
-    std::string s(in);
-    for (char& c : s) {
-        if (c == '+' || c == '/' || c == '=') {
-            return std::nullopt;
-        }
-        c = c == '-' ? '+' : c == '_' ? '/' : c;
-    }
-    s.append((4 - s.size() % 4) % 4, '=');
-    auto decoded = protocols::sasl::base64_decode(s);
-    if (!decoded.ok()) {
-        return std::nullopt;
-    }
-    return std::move(decoded.value);
-}
-
-std::string base64url_encode(std::string_view bytes)
-{
-    std::string s = protocols::sasl::base64_encode(bytes);
-    while (!s.empty() && s.back() == '=') {
-        s.pop_back();
-    }
-    for (char& c : s) {
-        c = c == '+' ? '-' : c == '/' ? '_' : c;
-    }
-    return s;
-}
-
 template <class T, void (*F)(T*)>
 struct deleter {
     void operator()(T* p) const noexcept { F(p); }
@@ -120,8 +91,8 @@ std::pair<std::string, std::string> thumbprints(X509* cert)
     SHA1(der, static_cast<std::size_t>(len), sha1);
     SHA256(der, static_cast<std::size_t>(len), sha256);
     OPENSSL_free(der);
-    return {base64url_encode(std::string_view(reinterpret_cast<const char*>(sha1), sizeof sha1)),
-        base64url_encode(std::string_view(reinterpret_cast<const char*>(sha256), sizeof sha256))};
+    return {sasl::base64url_encode(std::string_view(reinterpret_cast<const char*>(sha1), sizeof sha1)),
+        sasl::base64url_encode(std::string_view(reinterpret_cast<const char*>(sha256), sizeof sha256))};
 }
 
 } // namespace
@@ -143,16 +114,16 @@ std::optional<token_endpoint::reply> token_endpoint::refuse_assertion(const std:
     if (dot2 == std::string_view::npos) {
         return malformed;
     }
-    auto header = base64url_decode(assertion.substr(0, dot1));
-    auto claims = base64url_decode(assertion.substr(dot1 + 1, dot2 - dot1 - 1));
-    auto signature = base64url_decode(assertion.substr(dot2 + 1));
-    if (!header || !claims || !signature) {
+    auto header = sasl::base64url_decode(assertion.substr(0, dot1));
+    auto claims = sasl::base64url_decode(assertion.substr(dot1 + 1, dot2 - dot1 - 1));
+    auto signature = sasl::base64url_decode(assertion.substr(dot2 + 1));
+    if (!header.ok() || !claims.ok() || !signature.ok()) {
         return malformed;
     }
     simdjson::dom::parser parser;
     simdjson::dom::object h;
     std::string_view alg;
-    if (parser.parse(simdjson::padded_string(*header)).get_object().get(h) || h["alg"].get_string().get(alg)) {
+    if (parser.parse(simdjson::padded_string(header.value)).get_object().get(h) || h["alg"].get_string().get(alg)) {
         return malformed;
     }
     if (alg != "RS256") {
@@ -183,7 +154,7 @@ std::optional<token_endpoint::reply> token_endpoint::refuse_assertion(const std:
     md_ctx_ptr ctx(EVP_MD_CTX_new());
     std::string_view signed_part = assertion.substr(0, dot2);
     if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) != 1
-        || EVP_DigestVerify(ctx.get(), reinterpret_cast<const std::uint8_t*>(signature->data()), signature->size(),
+        || EVP_DigestVerify(ctx.get(), reinterpret_cast<const std::uint8_t*>(signature.value.data()), signature.value.size(),
                reinterpret_cast<const std::uint8_t*>(signed_part.data()), signed_part.size()) != 1) {
         return invalid("AADSTS700027: Client assertion failed signature validation.");
     }
@@ -195,7 +166,7 @@ std::optional<token_endpoint::reply> token_endpoint::refuse_assertion(const std:
     std::string_view jti;
     std::int64_t nbf = 0;
     std::int64_t exp = 0;
-    if (claims_parser.parse(simdjson::padded_string(*claims)).get_object().get(c) || c["aud"].get_string().get(aud)
+    if (claims_parser.parse(simdjson::padded_string(claims.value)).get_object().get(c) || c["aud"].get_string().get(aud)
         || c["iss"].get_string().get(iss) || c["sub"].get_string().get(sub) || c["jti"].get_string().get(jti)
         || c["nbf"].get_int64().get(nbf) || c["exp"].get_int64().get(exp)) {
         return malformed;
