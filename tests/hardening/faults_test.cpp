@@ -13,6 +13,7 @@
 #include "protocols/smtp/session.h"
 #include "tools/faults/fault_proxy.h"
 #include "tools/server/server.h"
+#include "tests/support/fixtures.h"
 
 #include <gtest/gtest.h>
 
@@ -30,16 +31,10 @@ using engine::stage;
 using engine::task;
 using probe::status;
 
+using test_support::test_key;
+using test_support::inline_secret;
+
 namespace {
-
-protocols::message::mac_key test_key(std::uint8_t fill = 0x5a)
-{
-    std::array<std::uint8_t, 32> bytes{};
-    bytes.fill(fill);
-    return *protocols::message::mac_key::from_bytes(bytes);
-}
-
-scenarios::secret secret_of(std::string v) { return {std::move(v), scenarios::secret::source::inline_value, "inline"}; }
 
 builtin::config world_config()
 {
@@ -169,12 +164,12 @@ protected:
         p.spec = spec;
         p.owner = std::make_shared<scenarios::tenant>(scenarios::tenant{"acme", ""});
         auto smtp = server("smtp", scenarios::protocol_kind::smtp, smtp_port);
-        smtp.auth = scenarios::credential{"sender", secret_of("sender-pw"), std::nullopt};
+        smtp.auth = scenarios::credential{"sender", inline_secret("sender-pw"), std::nullopt};
         p.send_via = std::make_shared<scenarios::server>(smtp);
         auto box = std::make_shared<scenarios::mailbox>();
         box->name = "box";
         box->address = login + "@org1.test";
-        box->login = scenarios::credential{login, secret_of(login + "-pw"), std::nullopt};
+        box->login = scenarios::credential{login, inline_secret(login + "-pw"), std::nullopt};
         p.fetch = box;
         p.fetch_server = std::make_shared<scenarios::server>(server(
             proto == scenarios::protocol_kind::imap ? "imap" : "pop3", proto, fetch_port));

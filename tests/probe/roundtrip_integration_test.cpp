@@ -15,6 +15,7 @@
 #include "engine/timer.h"
 #include "protocols/smtp/session.h"
 
+#include "tests/support/fixtures.h"
 #include "tests/support/mail_servers.h"
 
 #include <gtest/gtest.h>
@@ -38,18 +39,12 @@ using engine::stage;
 using engine::task;
 using probe::status;
 
+using test_support::test_key;
+using test_support::inline_secret;
+
 namespace {
 
 using test_support::mail_org;
-
-scenarios::secret secret_of(std::string v) { return {std::move(v), scenarios::secret::source::inline_value, "inline"}; }
-
-protocols::message::mac_key test_key()
-{
-    std::array<std::uint8_t, 32> bytes{};
-    bytes.fill(0x3c);
-    return *protocols::message::mac_key::from_bytes(bytes);
-}
 
 class RoundtripIntegration : public ::testing::Test {
 protected:
@@ -96,13 +91,13 @@ protected:
         p.spec = spec;
         auto smtp = server(from_org, scenarios::protocol_kind::smtp, from_org.port("submission"), scenarios::tls_mode::starttls);
         const auto& sender = from_org.users.at("sender");
-        smtp.auth = scenarios::credential{sender.login, secret_of(sender.password), std::nullopt};
+        smtp.auth = scenarios::credential{sender.login, inline_secret(sender.password), std::nullopt};
         p.send_via = std::make_shared<scenarios::server>(smtp);
         const auto& user = fetch_org.users.at(std::string(fetch_user));
         auto box = std::make_shared<scenarios::mailbox>();
         box->name = std::string(fetch_user);
         box->address = user.address;
-        box->login = scenarios::credential{user.login, secret_of(user.password), std::nullopt};
+        box->login = scenarios::credential{user.login, inline_secret(user.password), std::nullopt};
         p.fetch = box;
         p.fetch_server = std::make_shared<scenarios::server>(proto == scenarios::protocol_kind::imap
                 ? server(fetch_org, proto, fetch_org.port("imaps"), scenarios::tls_mode::implicit)
@@ -122,7 +117,7 @@ protected:
         auto box = std::make_shared<scenarios::mailbox>();
         box->name = "sender";
         box->address = sender.address;
-        box->login = scenarios::credential{sender.login, secret_of(sender.password), std::nullopt};
+        box->login = scenarios::credential{sender.login, inline_secret(sender.password), std::nullopt};
         p.bounce = box;
         p.bounce_server = std::make_shared<scenarios::server>(proto == scenarios::protocol_kind::imap
                 ? server(org, proto, org.port("imaps"), scenarios::tls_mode::implicit)
@@ -134,7 +129,7 @@ protected:
     std::vector<probe::result> run_all(std::vector<scenarios::probe_plan> plans)
     {
         engine::loop loop;
-        probe::context ctx(test_key());
+        probe::context ctx(test_key(0x3c));
         std::vector<task<probe::result>> tasks;
         for (auto& p : plans) {
             tasks.push_back(one(std::move(p), &ctx));
@@ -183,7 +178,7 @@ TEST_F(RoundtripIntegration, FailuresAtTheirStages)
     // To blackhole@: the message is accepted, then the login fails, and nothing is left behind.
     auto wrong = plan("it-wrong-pw", 1, in, in.blackhole, in, "probe", scenarios::protocol_kind::imap);
     auto box = *wrong.fetch;
-    box.login.password = secret_of("not-the-password");
+    box.login.password = inline_secret("not-the-password");
     wrong.fetch = std::make_shared<scenarios::mailbox>(box);
     plans.push_back(std::move(wrong));
     plans.push_back(plan("it-unknown", 1, in, in.unknown, in, "probe", scenarios::protocol_kind::imap));
@@ -244,7 +239,7 @@ TEST_F(RoundtripIntegration, NextPollFindsTheMessageTheRunBeforeSent)
     // Topology 3 (out through the other org and forwarded back): the longest loop.
     auto p = plan("it-next-poll", 3, in, ex.forward, in, "probe-back", scenarios::protocol_kind::imap);
     engine::loop loop;
-    probe::context ctx(test_key());
+    probe::context ctx(test_key(0x3c));
     std::vector<probe::outstanding> state;
     std::vector<probe::result> results;
     loop.run([](scenarios::probe_plan plan_, probe::context* ctx_, std::vector<probe::outstanding>* state_,

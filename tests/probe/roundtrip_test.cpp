@@ -11,6 +11,7 @@
 #include "protocols/message/builder.h"
 #include "protocols/smtp/session.h"
 #include "tools/server/server.h"
+#include "tests/support/fixtures.h"
 
 #include <gtest/gtest.h>
 
@@ -27,16 +28,12 @@ using engine::stage;
 using engine::task;
 using probe::status;
 
+using test_support::test_key;
+using test_support::inline_secret;
+
 namespace {
 
 constexpr std::string_view probe_name = "rt-test";
-
-protocols::message::mac_key test_key(std::uint8_t fill = 0x5a)
-{
-    std::array<std::uint8_t, 32> bytes{};
-    bytes.fill(fill);
-    return *protocols::message::mac_key::from_bytes(bytes);
-}
 
 builtin::config world_config()
 {
@@ -63,8 +60,6 @@ builtin::config world_config()
     };
     return c;
 }
-
-scenarios::secret secret_of(std::string v) { return {std::move(v), scenarios::secret::source::inline_value, "inline"}; }
 
 class Roundtrip : public ::testing::Test {
 protected:
@@ -112,12 +107,12 @@ protected:
         p.spec = spec;
         p.owner = std::make_shared<scenarios::tenant>(scenarios::tenant{"acme", ""});
         auto smtp = server("submission", scenarios::protocol_kind::smtp, "submission", scenarios::tls_mode::starttls);
-        smtp.auth = scenarios::credential{"sender", secret_of("sender-pw"), std::nullopt};
+        smtp.auth = scenarios::credential{"sender", inline_secret("sender-pw"), std::nullopt};
         p.send_via = std::make_shared<scenarios::server>(smtp);
         auto box = std::make_shared<scenarios::mailbox>();
         box->name = "box";
         box->address = login + "@org1.test";
-        box->login = scenarios::credential{login, secret_of(password), std::nullopt};
+        box->login = scenarios::credential{login, inline_secret(password), std::nullopt};
         p.fetch = box;
         p.fetch_server = std::make_shared<scenarios::server>(proto == scenarios::protocol_kind::imap
                 ? server("imaps", proto, "imaps", scenarios::tls_mode::implicit)
@@ -156,7 +151,7 @@ protected:
         auto box = std::make_shared<scenarios::mailbox>();
         box->name = "sender-box";
         box->address = "sender@org1.test";
-        box->login = scenarios::credential{"sender", secret_of("sender-pw"), std::nullopt};
+        box->login = scenarios::credential{"sender", inline_secret("sender-pw"), std::nullopt};
         p.bounce = box;
         p.bounce_server = std::make_shared<scenarios::server>(proto == scenarios::protocol_kind::imap
                 ? server("imaps", proto, "imaps", scenarios::tls_mode::implicit)
@@ -359,7 +354,7 @@ TEST_F(Roundtrip, WrongPasswordIsDownAtAuth)
     probe::context ctx(test_key());
     auto p = plan("alice@org1.test", "alice", "alice-pw");
     auto smtp = *p.send_via;
-    smtp.auth->password = secret_of("wrong-sender-pw");
+    smtp.auth->password = inline_secret("wrong-sender-pw");
     p.send_via = std::make_shared<scenarios::server>(smtp);
     probe::result r;
     probe::result s;
@@ -548,7 +543,7 @@ TEST_F(Roundtrip, AnUnreadableBounceMailboxIsAWarningNotTheVerdict)
     probe::context ctx(test_key());
     auto p = with_bounces(plan("hole@org1.test", "alice", "alice-pw"), scenarios::protocol_kind::imap);
     auto box = std::make_shared<scenarios::mailbox>(*p.bounce);
-    box->login = scenarios::credential{"sender", secret_of("wrong-bounce-pw"), std::nullopt};
+    box->login = scenarios::credential{"sender", inline_secret("wrong-bounce-pw"), std::nullopt};
     p.bounce = box;
     std::const_pointer_cast<scenarios::probe>(p.spec)->deadline = 500ms;
     auto r = run(p, ctx);

@@ -11,6 +11,7 @@
 #include "probe/roundtrip.h"
 #include "tests/support/child_process.h"
 #include "tools/server/token_endpoint.h"
+#include "tests/support/fixtures.h"
 
 #include <gtest/gtest.h>
 
@@ -24,14 +25,11 @@ using namespace std::chrono_literals;
 using engine::stage;
 using engine::task;
 
+using test_support::inline_secret;
+
 namespace {
 
 constexpr std::string_view client_secret = "app-secret-0123456789";
-
-scenarios::secret secret_of(std::string_view v)
-{
-    return {std::string(v), scenarios::secret::source::inline_value, "inline"};
-}
 
 std::string read_file(const std::string& path)
 {
@@ -59,7 +57,7 @@ protected:
         f.type = scenarios::oauth2_flow::grant::client_credentials;
         f.token_url = m_idp.url();
         f.client_id = "probe-app";
-        f.client_secret = secret_of(client_secret);
+        f.client_secret = inline_secret(client_secret);
         f.scope = "https://outlook.office365.com/.default";
         f.ca_file = m_ca;
         scenarios::credential c;

@@ -13,6 +13,7 @@
 #include "scheduler/schedule.h"
 #include "tests/support/child_process.h"
 #include "tools/server/server.h"
+#include "tests/support/fixtures.h"
 
 #include <gtest/gtest.h>
 
@@ -25,6 +26,8 @@
 #include <unistd.h>
 
 using namespace std::chrono_literals;
+
+using test_support::inline_secret;
 
 namespace {
 
@@ -44,8 +47,6 @@ builtin::config world_config()
     };
     return c;
 }
-
-scenarios::secret secret_of(std::string v) { return {std::move(v), scenarios::secret::source::inline_value, "inline"}; }
 
 scenarios::server server_of(const builtin::server& srv, const std::string& ca, std::string name,
     scenarios::protocol_kind p, scenarios::tls_mode tls)
@@ -81,12 +82,12 @@ scenarios::plan plan_with(const builtin::server& srv, const std::string& ca, std
     p.spec = spec;
     p.owner = std::make_shared<scenarios::tenant>(scenarios::tenant{"acme", ""});
     auto smtp = server_of(srv, ca, "submission", scenarios::protocol_kind::smtp, scenarios::tls_mode::starttls);
-    smtp.auth = scenarios::credential{"sender", secret_of("sender-pw"), std::nullopt};
+    smtp.auth = scenarios::credential{"sender", inline_secret("sender-pw"), std::nullopt};
     p.send_via = std::make_shared<scenarios::server>(smtp);
     auto box = std::make_shared<scenarios::mailbox>();
     box->name = "box";
     box->address = "alice@org1.test";
-    box->login = scenarios::credential{"alice", secret_of(std::move(password)), std::nullopt};
+    box->login = scenarios::credential{"alice", inline_secret(password), std::nullopt};
     p.fetch = box;
     p.fetch_server = std::make_shared<scenarios::server>(
         server_of(srv, ca, "imaps", scenarios::protocol_kind::imap, scenarios::tls_mode::implicit));

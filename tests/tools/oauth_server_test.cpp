@@ -13,6 +13,7 @@
 #include "tools/server/oauth.h"
 #include "tools/server/server.h"
 #include "tools/server/token_endpoint.h"
+#include "tests/support/fixtures.h"
 
 #include <gtest/gtest.h>
 
@@ -22,12 +23,9 @@ using namespace std::chrono_literals;
 using engine::stage;
 using engine::task;
 
-namespace {
+using test_support::inline_secret;
 
-scenarios::secret secret_of(std::string_view v)
-{
-    return {std::string(v), scenarios::secret::source::inline_value, "inline"};
-}
+namespace {
 
 class OAuthServer : public ::testing::Test {
 protected:
@@ -78,7 +76,7 @@ protected:
         f.type = scenarios::oauth2_flow::grant::client_credentials;
         f.token_url = m_idp.url();
         f.client_id = "probe-app";
-        f.client_secret = secret_of("app-secret-0123456789");
+        f.client_secret = inline_secret("app-secret-0123456789");
         f.scope = "https://outlook.office365.com/.default";
         f.ca_file = m_idp_ca;
         scenarios::credential c;
@@ -181,7 +179,7 @@ TEST_F(OAuthServer, AnUnknownTokenIsADownAtAuthWithTheServersWords)
     auto ctx = make_context();
     scenarios::credential forged;
     forged.user = "probe@contoso.test";
-    forged.oauth2_token = secret_of("at-never-issued");
+    forged.oauth2_token = inline_secret("at-never-issued");
     probe::result r;
     m_loop.run(with_servers(m_server.get(), &m_idp,
         run_into(plan(forged, scenarios::protocol_kind::imap), &ctx, &r)));
@@ -234,7 +232,7 @@ TEST_F(OAuthServer, ATokenRevokedMidRunIsRefetchedOnceAfterTheServerRefusesIt)
 TEST_F(OAuthServer, PasswordsAreRefusedInBearerMode)
 {
     auto ctx = make_context();
-    scenarios::credential password{"probe@contoso.test", secret_of("probe-pw"), std::nullopt};
+    scenarios::credential password{"probe@contoso.test", inline_secret("probe-pw"), std::nullopt};
     probe::result r;
     m_loop.run(with_servers(m_server.get(), &m_idp,
         run_into(plan(password, scenarios::protocol_kind::pop3), &ctx, &r)));
