@@ -11,6 +11,7 @@ packages=(
   clang-16 libclang-rt-16-dev        # libFuzzer targets and the clang sanitizer build
   libetpan-dev                       # bench only: the peer IMAP parser we measure against
   python3                            # .ci/run counts the JUnit log
+  python3-yaml                       # tests read deploy/'s Kubernetes and Prometheus files
   libsqlite3-dev                     # the history store (mailprobe run --store, report)
   chromium zlib1g-dev                # report tests: the HTML in headless Chromium, its PNG read
 )
