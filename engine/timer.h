@@ -30,6 +30,10 @@ public:
     }
     bool await_resume() const noexcept { return !m_cancelled; }
 
+    /// Ends the sleep early as if its time had come (resuming on the loop, never inside this
+    /// call); for awaiters built on a sleep, such as event's.
+    void wake() noexcept { finish(false); }
+
 private:
     struct on_stop {
         sleep_awaiter* self;

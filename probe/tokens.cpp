@@ -36,8 +36,9 @@ constexpr std::size_t max_refresh_token_bytes = 64 * 1024;
 constexpr std::chrono::seconds unknown_lifetime{300};
 // How often a running token command is looked at; short against its timeout.
 constexpr std::chrono::milliseconds command_poll{5};
-// How often a probe waiting on another's refresh looks whether it has finished.
-constexpr std::chrono::milliseconds refresh_poll{2};
+// Longer lifetimes are cut to this: a bogus expires_in must not keep a token forever or
+// overflow the clock arithmetic.
+constexpr std::int64_t max_lifetime_seconds = 24 * 3600;
 
 error auth_error(errc code, std::string message)
 {
@@ -60,8 +61,10 @@ std::string redacted(std::string text, const std::vector<std::string_view>& secr
         if (s.size() < 8) {
             continue;
         }
-        for (auto at = text.find(s); at != std::string::npos; at = text.find(s, at)) {
-            text.replace(at, s.size(), "<redacted>");
+        constexpr std::string_view mark = "<redacted>";
+        // Searching on after the mark: a secret that is part of the mark must not loop.
+        for (auto at = text.find(s); at != std::string::npos; at = text.find(s, at + mark.size())) {
+            text.replace(at, s.size(), mark);
         }
     }
     return protocols::printable(text, 400);
@@ -75,7 +78,8 @@ bool is_token_text(std::string_view t) noexcept
 
 engine::result<std::string> read_refresh_token(const std::string& path)
 {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    // Links are followed: secret mounts (Kubernetes, /run/secrets) are links to the file.
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         return auth_error(errc::invalid_argument,
             fmt::format("cannot read refresh_token_file {}: {}", path, std::strerror(errno)));
@@ -166,10 +170,10 @@ std::optional<token_response> parse_token_response(std::string_view body)
             // Microsoft's v1 endpoint sends the number as a string.
             std::int64_t n = 0;
             if (value.get_int64().get(n) == simdjson::SUCCESS) {
-                out.expires_in = n;
+                out.expires_in = std::clamp<std::int64_t>(n, 0, max_lifetime_seconds);
             } else if (is_text && !text.empty() && text.size() < 10 &&
                        std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-                out.expires_in = std::stoll(std::string(text));
+                out.expires_in = std::min<std::int64_t>(std::stoll(std::string(text)), max_lifetime_seconds);
             }
         }
     }
@@ -367,14 +371,28 @@ task<engine::result<std::pair<std::string, std::chrono::seconds>>> token_cache::
         form.emplace_back("client_assertion", assertion);
     }
     std::string refresh_token;
+    std::optional<file_turn> turn;
     if (flow.type == grant::client_credentials) {
         form.emplace_back("grant_type", "client_credentials");
     } else {
-        auto current = read_refresh_token(flow.refresh_token_file);
-        if (!current) {
-            co_return std::move(current).err();
+        // One refresh per file at a time: credentials with other scopes may share the file,
+        // and a provider that rotates tokens refuses the second use of the old one.
+        auto& queue = m_refreshing[flow.refresh_token_file];
+        while (queue.busy) {
+            if (co_await queue.done.wait(engine::after(endpoint_timeout)) == engine::event::woken::stopped) {
+                co_return auth_error(errc::cancelled, "cancelled while waiting for an OAuth2 token refresh");
+            }
         }
-        refresh_token = std::move(*current);
+        turn.emplace(queue);
+        if (auto unsaved = m_unsaved.find(flow.refresh_token_file); unsaved != m_unsaved.end()) {
+            refresh_token = unsaved->second;
+        } else {
+            auto current = read_refresh_token(flow.refresh_token_file);
+            if (!current) {
+                co_return std::move(current).err();
+            }
+            refresh_token = std::move(*current);
+        }
         secrets.push_back(refresh_token);
         form.emplace_back("grant_type", "refresh_token");
         form.emplace_back("refresh_token", refresh_token);
@@ -405,9 +423,18 @@ task<engine::result<std::pair<std::string, std::chrono::seconds>>> token_cache::
             co_return auth_error(errc::protocol, fmt::format("token endpoint {} rotated the refresh token to "
                 "something that is not a token", url->authority()));
         }
+        // The provider has retired the old token: until the new one is on disk, it lives here,
+        // and the next refresh tries the file again.
+        m_unsaved[flow.refresh_token_file] = parsed->refresh_token;
         if (auto stored = replace_secret_file(flow.refresh_token_file, parsed->refresh_token + "\n"); !stored) {
             co_return std::move(stored).err();
         }
+        m_unsaved.erase(flow.refresh_token_file);
+    } else if (flow.type == grant::refresh_token && m_unsaved.contains(flow.refresh_token_file)) {
+        if (auto stored = replace_secret_file(flow.refresh_token_file, refresh_token + "\n"); !stored) {
+            co_return std::move(stored).err();
+        }
+        m_unsaved.erase(flow.refresh_token_file);
     }
     auto lifetime = parsed->expires_in > 0 ? std::chrono::seconds(parsed->expires_in) : unknown_lifetime;
     co_return std::make_pair(std::move(parsed->access_token), lifetime);
@@ -454,7 +481,7 @@ task<engine::result<protocols::credentials>> token_cache::credentials_for(const 
     entry& e = m_entries[key_of(c)];   // map nodes stay put while other entries come and go
     if (e.in_flight) {
         while (e.in_flight) {
-            if (!co_await engine::sleep_for(refresh_poll)) {
+            if (co_await e.done.wait(engine::after(endpoint_timeout)) == engine::event::woken::stopped) {
                 co_return auth_error(errc::cancelled, "cancelled while waiting for an OAuth2 token");
             }
         }
@@ -467,6 +494,7 @@ task<engine::result<protocols::credentials>> token_cache::credentials_for(const 
         e.failure.reset();
         auto got = co_await fetch(c);
         e.in_flight = false;
+        e.done.notify_all();
         if (!got) {
             e.token.clear();
             e.failure = got.err();

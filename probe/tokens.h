@@ -9,7 +9,9 @@
 //     signed with its key (probe/client_assertion.h);
 //   - oauth2, flow refresh_token: the refresh-token grant (RFC 6749 section 6) of Google and
 //     Microsoft; a rotated refresh token replaces the file's content (write, fsync, rename,
-//     mode 0600), so a crash leaves the old or the new token, never half of one.
+//     mode 0600), so a crash leaves the old or the new token, never half of one. Refreshes of
+//     one file take turns, and a rotated token that could not be stored is kept in memory
+//     for the next refresh, which stores it (the provider has retired the old one).
 // Token endpoints are called over HTTPS with our own client (protocols/http/client.h).
 //
 // The cache keeps each source's token until `margin` before it expires and refreshes it once
@@ -22,6 +24,7 @@
 // outlive the tasks it returns.
 #pragma once
 
+#include "engine/event.h"
 #include "engine/loop.h"
 #include "engine/result.h"
 #include "engine/task.h"
@@ -98,7 +101,28 @@ private:
         std::string token;                      // SECRET
         engine::clock::time_point fresh_until{};
         bool in_flight = false;
+        engine::event done;                     // the fetch in flight has ended
         std::optional<engine::error> failure;   // of the last fetch, for the probes that waited on it
+    };
+    /// Refreshes of one refresh_token_file, one at a time.
+    struct file_queue {
+        bool busy = false;
+        engine::event done;
+    };
+    /// Holds a file's turn for the life of one endpoint call.
+    class file_turn {
+    public:
+        explicit file_turn(file_queue& q) noexcept : m_queue(q) { m_queue.busy = true; }
+        file_turn(const file_turn&) = delete;
+        file_turn& operator=(const file_turn&) = delete;
+        ~file_turn()
+        {
+            m_queue.busy = false;
+            m_queue.done.notify_all();
+        }
+
+    private:
+        file_queue& m_queue;
     };
 
     static std::string key_of(const scenarios::credential& c);
@@ -108,6 +132,9 @@ private:
     engine::result<engine::tls_context> tls_for(const std::string& ca_file);
 
     std::map<std::string, entry> m_entries;
+    std::map<std::string, file_queue> m_refreshing;
+    /// Rotated refresh tokens not yet stored in their file (SECRET), by file.
+    std::map<std::string, std::string> m_unsaved;
     std::map<std::string, engine::tls_context> m_tls;
     std::size_t m_fetches = 0;
 };

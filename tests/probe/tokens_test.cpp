@@ -144,6 +144,14 @@ TEST(TokenResponse, ParsesGrantsAndRefusals)
     EXPECT_EQ(refused->error_description, "Token has been expired or revoked.");
     EXPECT_TRUE(refused->access_token.empty());
 
+    // A lifetime past a day is cut to one; a negative one counts as unknown.
+    auto forever = probe::parse_token_response(R"({"expires_in":9223372036854775807,"access_token":"t"})");
+    ASSERT_TRUE(forever);
+    EXPECT_EQ(forever->expires_in, 24 * 3600);
+    auto negative = probe::parse_token_response(R"({"expires_in":-5,"access_token":"t"})");
+    ASSERT_TRUE(negative);
+    EXPECT_EQ(negative->expires_in, 0);
+
     auto wrong_types = probe::parse_token_response(R"({"access_token":42,"expires_in":"soon"})");
     ASSERT_TRUE(wrong_types);
     EXPECT_TRUE(wrong_types->access_token.empty());
@@ -232,6 +240,57 @@ TEST_F(Tokens, RotatedRefreshTokenIsStoredWriteThenRenameWithMode0600)
         files += e.is_regular_file() ? 1 : 0;
     }
     EXPECT_EQ(files, 2u);   // the CA and the token: no temporary file left behind
+}
+
+// Two credentials (other scopes) on one rotating refresh-token file: their refreshes take
+// turns, so the second uses the token the first rotated to instead of the retired one.
+TEST_F(Tokens, CredentialsSharingARefreshTokenFileRefreshInTurn)
+{
+    std::string file = m_dir.write("refresh-token", m_idp.issue_refresh_token("probe-app") + "\n");
+    probe::token_cache cache;
+    auto imap = refresh_flow(file);
+    auto smtp = refresh_flow(file);
+    smtp.oauth2->scope = "https://outlook.office.com/SMTP.Send offline_access";
+    credentials_result for_imap = engine::error{};
+    credentials_result for_smtp = engine::error{};
+    auto both = [](probe::token_cache* c, const scenarios::credential* a, credentials_result* ra,
+                    const scenarios::credential* b, credentials_result* rb) -> task<void> {
+        engine::scope s;
+        s.spawn(one(c, a, ra));
+        s.spawn(one(c, b, rb));
+        co_await s.join();
+    };
+    serve(both(&cache, &imap, &for_imap, &smtp, &for_smtp));
+    ASSERT_TRUE(for_imap) << for_imap.err().describe();
+    ASSERT_TRUE(for_smtp) << for_smtp.err().describe();
+    EXPECT_EQ(m_idp.requests(), 2u);
+    EXPECT_TRUE(m_idp.accepts(for_imap->secret));
+    EXPECT_TRUE(m_idp.accepts(for_smtp->secret));
+}
+
+// The provider rotated the token but the file could not be replaced (here: no room for the
+// temporary file's name beside it, which stops root too): the refresh is an auth error naming
+// the file, and the new token is not lost: the next refresh presents it, not the retired one
+// from the file, so the provider grants it (and only storing fails again).
+TEST_F(Tokens, ARotatedTokenThatCouldNotBeStoredIsKeptForTheNextRefresh)
+{
+    std::string file = m_dir.write(std::string(250, 'r'), m_idp.issue_refresh_token("probe-app") + "\n");
+    probe::token_cache cache;
+    auto cred = refresh_flow(file);
+    credentials_result first = engine::error{};
+    credentials_result second = engine::error{};
+    std::vector<task<void>> steps;
+    steps.push_back(one(&cache, &cred, &first));
+    steps.push_back(one(&cache, &cred, &second));
+    serve(in_turn(std::move(steps)));
+
+    for (const auto* r : {&first, &second}) {
+        ASSERT_FALSE(*r);
+        EXPECT_EQ(r->err().where, stage::auth);
+        EXPECT_NE(r->err().message.find("cannot store the rotated refresh token in " + file), std::string::npos)
+            << r->err().message;
+    }
+    EXPECT_EQ(m_idp.requests(), 2u);
 }
 
 TEST_F(Tokens, RevokedRefreshTokenIsAClearAuthErrorForEveryWaitingProbe)
