@@ -54,6 +54,21 @@ std::string pct_or_null(const std::optional<double>& v)
     return v ? fmt::format("{:.4f}", *v) : std::string("null");
 }
 
+/// `t` formatted when [from, to) is not empty: the bounds of a rollup part.
+std::string time_or_empty(std::int64_t from, std::int64_t to, std::int64_t t)
+{
+    return from == to ? std::string() : format_time(t);
+}
+
+/// The rollup part as JSON: null when there is none.
+std::string hourly_json(std::int64_t from, std::int64_t to)
+{
+    if (from == to) {
+        return "null";
+    }
+    return fmt::format("{{\"from\":{},\"to\":{}}}", json_quote(format_time(from)), json_quote(format_time(to)));
+}
+
 std::string stage_name(engine::stage s)
 {
     return s == engine::stage::none ? std::string() : std::string(engine::to_string(s));
@@ -98,15 +113,18 @@ std::string report_csv(const std::vector<tenant_summary>& tenants, const report_
 {
     std::string out =
         "tenant,probe,from,to,availability_pct,measured_s,up_s,down_intervals,results,up,warning,down,pending,"
-        "sent,found,lost,junk,latency_p50_ms,latency_p90_ms,latency_p99_ms,cert_days_left,cert_warning\r\n";
+        "sent,found,lost,junk,latency_p50_ms,latency_p90_ms,latency_p99_ms,cert_days_left,cert_warning,"
+        "hourly_from,hourly_to\r\n";
     for (const auto& t : tenants) {
         for (const auto& p : t.probes) {
             bool cert_warn = p.cert_days_left && *p.cert_days_left < o.cert_warn_days;
-            out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\r\n",
+            out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\r\n",
                 csv_cell(t.name), csv_cell(p.probe), format_time(o.from_ms), format_time(o.to_ms),
                 pct(p.availability_pct), p.measured_ms / 1000, p.up_ms / 1000, p.downs.size(), p.n.results, p.n.up,
                 p.n.warning, p.n.down, p.n.pending, p.n.sent, p.n.found, p.n.lost, p.n.junk, or_empty(p.p50_ms),
-                or_empty(p.p90_ms), or_empty(p.p99_ms), or_empty(p.cert_days_left), cert_warn ? "yes" : "no");
+                or_empty(p.p90_ms), or_empty(p.p99_ms), or_empty(p.cert_days_left), cert_warn ? "yes" : "no",
+                time_or_empty(p.hourly_from_ms, p.hourly_to_ms, p.hourly_from_ms),
+                time_or_empty(p.hourly_from_ms, p.hourly_to_ms, p.hourly_to_ms));
         }
     }
     return out;
@@ -133,9 +151,10 @@ std::string report_json(const std::vector<tenant_summary>& tenants, const report
         json_quote(format_time(o.from_ms)), json_quote(format_time(o.to_ms)), o.cert_warn_days);
     for (std::size_t ti = 0; ti < tenants.size(); ++ti) {
         const auto& t = tenants[ti];
-        out += fmt::format("{}{{\"tenant\":{},\"availability_pct\":{},\"measured_s\":{},\"up_s\":{},\"probes\":[",
+        out += fmt::format("{}{{\"tenant\":{},\"availability_pct\":{},\"measured_s\":{},\"up_s\":{},\"hourly\":{},"
+                           "\"probes\":[",
             ti ? "," : "", json_quote(t.name), pct_or_null(t.availability_pct), t.measured_ms / 1000,
-            t.up_ms / 1000);
+            t.up_ms / 1000, hourly_json(t.hourly_from_ms, t.hourly_to_ms));
         for (std::size_t pi = 0; pi < t.probes.size(); ++pi) {
             const auto& p = t.probes[pi];
             out += fmt::format("{}{{\"probe\":{},\"interval_s\":{},\"availability_pct\":{},\"measured_s\":{},"
@@ -170,7 +189,16 @@ std::string report_json(const std::vector<tenant_summary>& tenants, const report
                 out += fmt::format("{}{}:{}", first ? "" : ",", json_quote(engine::to_string(stage)), n);
                 first = false;
             }
-            out += "}}";
+            out += fmt::format("}},\"hourly\":{}", hourly_json(p.hourly_from_ms, p.hourly_to_ms));
+            if (p.hourly_from_ms != p.hourly_to_ms) {
+                out += ",\"hourly_down_hours\":[";
+                for (std::size_t i = 0; i < p.hourly_downs.size(); ++i) {
+                    out += fmt::format("{}{{\"hour\":{},\"down_s\":{}}}", i ? "," : "",
+                        json_quote(format_time(p.hourly_downs[i].hour_ms)), p.hourly_downs[i].down_ms / 1000);
+                }
+                out += "]";
+            }
+            out += "}";
         }
         out += "]}";
     }

@@ -6,6 +6,8 @@
 //    Cells that a spreadsheet would run as a formula (= + - @ first) get a leading ', since
 //    reasons quote servers' words.
 //  - JSON: report.json, every number of the summaries, for other tools.
+// Every format says which hours were counted from hourly rollups (less detail): the
+// hourly_from and hourly_to columns, "hourly" in JSON, a note and a blue band in HTML.
 #pragma once
 
 #include "report/summary.h"

@@ -16,6 +16,8 @@ constexpr int label_width = 160;
 constexpr int plot_width = chart_width - label_width - 10;
 constexpr const char* palette[] = {"#1565c0", "#6a1b9a", "#00838f", "#ef6c00", "#4e342e", "#ad1457", "#558b2f"};
 
+constexpr const char* hourly_colour = "#90caf9";
+
 std::string esc(std::string_view s)
 {
     std::string out;
@@ -96,6 +98,21 @@ std::string timeline_chart(const tenant_summary& t, const report_options& o)
         out += fmt::format("<g class=\"series\" data-probe=\"{}\"><text x=\"0\" y=\"{}\" class=\"label\">{}</text>"
                            "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#eeeeee\"/>",
             esc(p.probe), y + 16, esc(p.probe), label_width, y + 2, plot_width, row - 6);
+        if (p.hourly_from_ms != p.hourly_to_ms) {
+            // The rollup hours: no state changes known, only each hour's Down time.
+            double x = x_of(p.hourly_from_ms, o);
+            out += fmt::format("<rect class=\"hourly\" x=\"{:.2f}\" y=\"{}\" width=\"{:.2f}\" height=\"{}\" "
+                               "fill=\"{}\"><title>hourly rollups {} to {}</title></rect>",
+                x, y + 2, x_of(p.hourly_to_ms, o) - x, row - 6, hourly_colour, format_time(p.hourly_from_ms),
+                format_time(p.hourly_to_ms));
+            for (const auto& h : p.hourly_downs) {
+                double w = std::max(x_of(h.hour_ms + h.down_ms, o) - x_of(h.hour_ms, o), 1.0);
+                out += fmt::format("<rect x=\"{:.2f}\" y=\"{}\" width=\"{:.2f}\" height=\"{}\" fill=\"{}\"><title>"
+                                   "{}: {} down</title></rect>",
+                    x_of(h.hour_ms, o), y + 2, w, row - 6, colour(probe::status::down), format_time(h.hour_ms),
+                    duration(h.down_ms));
+            }
+        }
         for (const auto& s : p.timeline) {
             double x = x_of(s.start_ms, o);
             // Keep a short outage visible at a month's scale.
@@ -194,6 +211,7 @@ table{border-collapse:collapse;margin:.5em 0;font-size:.85em}td,th{border:1px so
 td.n{text-align:right}.warn{color:#b71c1c;font-weight:bold}
 svg .axis{font-size:11px;fill:#555}svg .label{font-size:12px;fill:#212121}
 .legend span{display:inline-block;width:.9em;height:.9em;margin:0 .3em 0 1em;vertical-align:middle}
+p.hourly{background:#e3f2fd;padding:.4em .6em}
 )css";
 
 std::string page(const std::string& title, const std::string& body)
@@ -203,9 +221,26 @@ std::string page(const std::string& title, const std::string& body)
         esc(title), style, body);
 }
 
+/// What a reader must know about the rollup part, or nothing when there is none.
+std::string hourly_note(std::int64_t from, std::int64_t to)
+{
+    if (from == to) {
+        return {};
+    }
+    return fmt::format("<p class=\"hourly\">From {} to {} the raw results are past retention: those hours are "
+                       "counted from hourly rollups (times and counts per hour), without down intervals, latency "
+                       "percentiles, failing stages or certificate data.</p>",
+        format_time(from), format_time(to));
+}
+
 std::string probe_details(const probe_summary& p, const report_options& o)
 {
     std::string out = fmt::format("<h3>{}</h3>", esc(p.probe));
+    if (p.hourly_from_ms != p.hourly_to_ms) {
+        out += fmt::format("<p>Down intervals from {} only (hourly rollups before); hours with Down time before "
+                           "then: {}.</p>",
+            format_time(p.hourly_to_ms), p.hourly_downs.size());
+    }
     if (p.cert_days_left && *p.cert_days_left < o.cert_warn_days) {
         out += fmt::format("<p class=\"warn\">Certificate expires in {} days (as of {}).</p>", *p.cert_days_left,
             format_time(p.cert_seen_ms));
@@ -240,6 +275,7 @@ std::string tenant_html(const tenant_summary& t, const report_options& o)
     std::string body = fmt::format("<p><a href=\"index.html\">All tenants</a></p><h1>Mail availability: {}</h1>"
                                    "<p>{} (UTC). Availability: <b>{}</b></p>",
         esc(t.name), period(o), pct(t.availability_pct));
+    body += hourly_note(t.hourly_from_ms, t.hourly_to_ms);
     body += "<table><tr><th>probe</th><th>availability</th><th>results</th><th>up</th><th>warning</th><th>down</th>"
             "<th>sent</th><th>found</th><th>lost</th><th>in Junk</th><th>p50</th><th>p90</th><th>p99</th>"
             "<th>certificate</th></tr>";
@@ -256,7 +292,11 @@ std::string tenant_html(const tenant_summary& t, const report_options& o)
     body += "</table>";
     body += "<h2>Availability timeline</h2><p class=\"legend\"><span style=\"background:#2e7d32\"></span>up"
             "<span style=\"background:#f9a825\"></span>warning<span style=\"background:#c62828\"></span>down"
-            "<span style=\"background:#eeeeee\"></span>not measured</p>" +
+            "<span style=\"background:#eeeeee\"></span>not measured" +
+            (t.hourly_from_ms != t.hourly_to_ms
+                    ? fmt::format("<span style=\"background:{}\"></span>hourly rollups (red: Down time)", hourly_colour)
+                    : std::string()) +
+            "</p>" +
             timeline_chart(t, o);
     body += "<h2>Delivery latency</h2>" + latency_chart(t, o);
     body += "<h2>Down results per failing stage</h2>" + stage_chart(t);
@@ -272,10 +312,19 @@ std::string tenant_html(const tenant_summary& t, const report_options& o)
 
 std::string index_html(const std::vector<tenant_summary>& tenants, const report_options& o)
 {
-    std::string body = fmt::format("<h1>Mail availability report</h1><p>{} (UTC), {} tenants.</p>"
+    std::int64_t hourly_from = 0;
+    std::int64_t hourly_to = 0;
+    for (const auto& t : tenants) {
+        if (t.hourly_from_ms != t.hourly_to_ms) {
+            bool first = hourly_from == hourly_to;
+            hourly_from = first ? t.hourly_from_ms : std::min(hourly_from, t.hourly_from_ms);
+            hourly_to = first ? t.hourly_to_ms : std::max(hourly_to, t.hourly_to_ms);
+        }
+    }
+    std::string body = fmt::format("<h1>Mail availability report</h1><p>{} (UTC), {} tenants.</p>{}"
                                    "<table><tr><th>tenant</th><th>availability</th><th>probes</th>"
                                    "<th>down intervals</th><th>certificate warnings</th></tr>",
-        period(o), tenants.size());
+        period(o), tenants.size(), hourly_note(hourly_from, hourly_to));
     for (const auto& t : tenants) {
         std::size_t downs = 0;
         std::size_t certs = 0;

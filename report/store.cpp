@@ -64,6 +64,20 @@ constexpr const char* migrations[] = {
     CREATE TABLE settings(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
     INSERT INTO settings VALUES('raw_days', 35), ('hourly_days', 400);
     )sql",
+    // 2: reports walk the table in time order and retention deletes by time, so the table is
+    // indexed by time alone (see store.h); hourly rows carry what a report needs of an hour;
+    // rolled_up_ms marks where the raw results begin.
+    R"sql(
+    DROP INDEX results_by_probe;
+    CREATE INDEX results_by_time ON results(at_ms);
+    ALTER TABLE hourly ADD COLUMN up_ms INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE hourly ADD COLUMN down_ms INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE hourly ADD COLUMN sent INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE hourly ADD COLUMN found INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE hourly ADD COLUMN lost INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE hourly ADD COLUMN junk INTEGER NOT NULL DEFAULT 0;
+    INSERT INTO settings SELECT 'rolled_up_ms', coalesce(max(hour_ms) + 3600000, 0) FROM hourly;
+    )sql",
 };
 constexpr int known_versions = static_cast<int>(std::size(migrations));
 static_assert(known_versions == store_schema_version);
@@ -95,6 +109,12 @@ public:
     {
         const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(m_s, i));
         return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(m_s, i))) : std::string();
+    }
+    /// Valid until the next step or reset.
+    std::string_view view_at(int i) const
+    {
+        const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(m_s, i));
+        return p ? std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(m_s, i))) : std::string_view();
     }
     bool null_at(int i) const { return sqlite3_column_type(m_s, i) == SQLITE_NULL; }
 
@@ -180,9 +200,10 @@ std::vector<probe::hop> hops_of(const std::string& text)
     return out;
 }
 
-/// SELECT * FROM `table` with the query's names and [since, until) on `time_column`, in
-/// tenant, probe, time order; null when SQLite refuses it.
-std::unique_ptr<statement> select_rows(sqlite3* db, const char* table, const char* time_column, const query& q)
+/// SELECT `columns` FROM `table` with the query's names and [since, until) on `time_column`,
+/// in `order`; null when SQLite refuses it.
+std::unique_ptr<statement> select_rows(sqlite3* db, const char* columns, const char* table, const char* time_column,
+    const char* order, const query& q)
 {
     std::string where;
     auto names = [&](const char* column, std::size_t n) {
@@ -197,8 +218,8 @@ std::unique_ptr<statement> select_rows(sqlite3* db, const char* table, const cha
     };
     names("tenant", q.tenants.size());
     names("probe", q.probes.size());
-    auto sql = fmt::format("SELECT * FROM {0} WHERE {1}{2} >= ? AND {2} < ? ORDER BY tenant, probe, {2}", table, where,
-        time_column);
+    auto sql = fmt::format("SELECT {0} FROM {1} WHERE {2}{3} >= ? AND {3} < ? ORDER BY {4}", columns, table, where,
+        time_column, order);
     auto st = std::make_unique<statement>(db, sql.c_str());
     if (!*st) {
         return nullptr;
@@ -357,7 +378,8 @@ engine::result<void> store::insert(std::span<const stored_result> batch)
 
 engine::result<void> store::read(const query& q, const std::function<void(const stored_result&)>& each)
 {
-    auto selected = select_rows(m_db, "results", "at_ms", q);
+    // rowid breaks ties in the order written.
+    auto selected = select_rows(m_db, "*", "results", "at_ms", "tenant, probe, at_ms, rowid", q);
     if (!selected) {
         return db_error(m_db, "reading results");
     }
@@ -396,9 +418,49 @@ engine::result<void> store::read(const query& q, const std::function<void(const 
     return {};
 }
 
+engine::result<void> store::scan(const query& q, const std::function<void(const result_view&)>& each)
+{
+    // Results are written about in time order, so the time index lists them about in the
+    // table's order: a walk along the table, not a seek per row. rowid breaks ties.
+    auto selected = select_rows(m_db,
+        "at_ms, interval_ms, tenant, probe, status, stage, reason, server_reply, folder, warnings, next_poll,"
+        " delivery_ms, cert_days_left",
+        "results", "at_ms", "at_ms, rowid", q);
+    if (!selected) {
+        return db_error(m_db, "reading results");
+    }
+    auto& st = *selected;
+    result_view v;
+    int rc = 0;
+    while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+        v.at_ms = st.int_at(0);
+        v.interval_ms = st.int_at(1);
+        v.tenant = st.view_at(2);
+        v.probe = st.view_at(3);
+        v.outcome = status_of(st.view_at(4));
+        auto stage = st.view_at(5);
+        v.stage = stage.empty() ? engine::stage::none : stage_of(stage);
+        v.reason = st.view_at(6);
+        v.server_reply = st.view_at(7);
+        v.folder = st.view_at(8);
+        v.warnings = st.view_at(9);
+        v.next_poll = st.int_at(10) != 0;
+        v.delivery_ms = st.int_at(11);
+        v.cert_days_left = st.null_at(12) ? std::nullopt : std::optional<std::int64_t>(st.int_at(12));
+        each(v);
+    }
+    if (rc != SQLITE_DONE) {
+        return db_error(m_db, "reading results");
+    }
+    return {};
+}
+
 engine::result<std::vector<hourly_row>> store::read_hourly(const query& q)
 {
-    auto selected = select_rows(m_db, "hourly", "hour_ms", q);
+    auto selected = select_rows(m_db,
+        "tenant, probe, hour_ms, up, warning, down, pending, delivery_count, delivery_sum_ms, delivery_max_ms,"
+        " up_ms, down_ms, sent, found, lost, junk",
+        "hourly", "hour_ms", "tenant, probe, hour_ms", q);
     if (!selected) {
         return db_error(m_db, "reading hourly rows");
     }
@@ -407,12 +469,22 @@ engine::result<std::vector<hourly_row>> store::read_hourly(const query& q)
     int rc = 0;
     while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
         out.push_back(hourly_row{st.text_at(0), st.text_at(1), st.int_at(2), st.int_at(3), st.int_at(4), st.int_at(5),
-            st.int_at(6), st.int_at(7), st.int_at(8), st.int_at(9)});
+            st.int_at(6), st.int_at(7), st.int_at(8), st.int_at(9), st.int_at(10), st.int_at(11), st.int_at(12),
+            st.int_at(13), st.int_at(14), st.int_at(15)});
     }
     if (rc != SQLITE_DONE) {
         return db_error(m_db, "reading hourly rows");
     }
     return out;
+}
+
+engine::result<std::int64_t> store::rolled_up_until()
+{
+    statement st(m_db, "SELECT value FROM settings WHERE key = 'rolled_up_ms'");
+    if (!st) {
+        return db_error(m_db, "reading the rollup time");
+    }
+    return sqlite3_step(st.get()) == SQLITE_ROW ? st.int_at(0) : std::int64_t{0};
 }
 
 engine::result<retention> store::get_retention()
@@ -449,20 +521,41 @@ engine::result<std::int64_t> store::apply_retention(std::int64_t now_ms)
     // Whole hours only, so an hour is never half rolled up and half raw.
     std::int64_t raw_cutoff = (now_ms - keep->raw_days * day_ms) / hour_ms * hour_ms;
     std::int64_t hourly_cutoff = now_ms - keep->hourly_days * day_ms;
+    // What a report would count of each result (docs/REPORTS.md), summed per hour of its
+    // completion time: a result covers the time until the probe's next result, at most one
+    // interval. The next result within one interval is at most the longest interval past
+    // the cutoff, so the window reads no further than that.
     auto rollup = fmt::format(
-        "INSERT INTO hourly SELECT tenant, probe, at_ms / {0} * {0},"
+        "INSERT INTO hourly(tenant, probe, hour_ms, up, warning, down, pending, delivery_count, delivery_sum_ms,"
+        "  delivery_max_ms, up_ms, down_ms, sent, found, lost, junk)"
+        " SELECT tenant, probe, at_ms / {0} * {0},"
         "  sum(status = 'up'), sum(status = 'warning'), sum(status = 'down'), sum(status = 'pending'),"
         "  sum(status IN ('up', 'warning')), sum(CASE WHEN status IN ('up', 'warning') THEN delivery_ms ELSE 0 END),"
-        "  max(CASE WHEN status IN ('up', 'warning') THEN delivery_ms ELSE 0 END)"
-        "  FROM results WHERE at_ms < {1} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+        "  max(CASE WHEN status IN ('up', 'warning') THEN delivery_ms ELSE 0 END),"
+        "  sum(CASE WHEN status IN ('up', 'warning') THEN covered ELSE 0 END),"
+        "  sum(CASE WHEN status = 'down' THEN covered ELSE 0 END),"
+        "  sum(status <> 'down' OR stage IN ('deliver', 'fetch', 'cleanup')),"
+        "  sum(folder <> ''),"
+        "  sum(status = 'down' AND stage = 'deliver' AND folder = ''),"
+        "  sum(folder <> '' AND (substr(reason, 1, 17) = 'filed as spam in '"
+        "      OR instr(char(10) || warnings, char(10) || 'filed as spam in ') > 0))"
+        " FROM (SELECT *, min(coalesce(lead(at_ms) OVER (PARTITION BY tenant, probe ORDER BY at_ms, rowid),"
+        "      at_ms + interval_ms), at_ms + interval_ms) - at_ms AS covered"
+        "    FROM results WHERE at_ms < {1} + (SELECT coalesce(max(interval_ms), 0) FROM results WHERE at_ms < {1}))"
+        " WHERE at_ms < {1} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
         "  ON CONFLICT DO UPDATE SET up = up + excluded.up, warning = warning + excluded.warning,"
         "  down = down + excluded.down, pending = pending + excluded.pending,"
         "  delivery_count = delivery_count + excluded.delivery_count,"
         "  delivery_sum_ms = delivery_sum_ms + excluded.delivery_sum_ms,"
-        "  delivery_max_ms = max(delivery_max_ms, excluded.delivery_max_ms)",
+        "  delivery_max_ms = max(delivery_max_ms, excluded.delivery_max_ms),"
+        "  up_ms = up_ms + excluded.up_ms, down_ms = down_ms + excluded.down_ms, sent = sent + excluded.sent,"
+        "  found = found + excluded.found, lost = lost + excluded.lost, junk = junk + excluded.junk",
         hour_ms, raw_cutoff);
     auto drop_raw = fmt::format("DELETE FROM results WHERE at_ms < {}", raw_cutoff);
     auto drop_hourly = fmt::format("DELETE FROM hourly WHERE hour_ms < {}", hourly_cutoff);
+    auto mark = fmt::format("INSERT INTO settings VALUES('rolled_up_ms', {}) ON CONFLICT(key) DO UPDATE SET"
+                            " value = max(value, excluded.value)",
+        raw_cutoff);
     std::int64_t rolled = 0;
     // One transaction: an hour is never both rolled up and still raw, even after a crash.
     auto steps = exec("BEGIN IMMEDIATE");
@@ -475,6 +568,11 @@ engine::result<std::int64_t> store::apply_retention(std::int64_t now_ms)
     }
     if (steps) {
         steps = exec(drop_hourly.c_str());
+    }
+    // Only a rollup moves the mark: a store that never rolled anything up (a fresh one, or
+    // results older than the retention written later) is reported from its raw results.
+    if (steps && rolled > 0) {
+        steps = exec(mark.c_str());
     }
     if (steps) {
         steps = exec("COMMIT");

@@ -11,6 +11,11 @@
 // the Received hops, the soonest certificate expiry and the warnings. Not kept: the TLS
 // details per server and transcripts (they are for the live run's jsonl).
 //
+// The table is written in time order and indexed by time only: appending to one index keeps
+// a commit to a few pages, where an index by tenant and probe dirtied a page per probe in
+// every batch (4x the insert cost, docs/BENCHMARKS.md). Reports walk the table in time
+// order (store::scan), close to sequential; `history` for one probe reads its time range.
+//
 // Retention: raw results older than raw_days are rolled up into hourly aggregates (table
 // hourly) and deleted; hourly rows older than hourly_days are deleted. The two numbers live
 // in the database, so every writer of one file applies the same ones.
@@ -27,6 +32,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -53,6 +59,33 @@ struct hourly_row {
     std::int64_t delivery_count = 0;
     std::int64_t delivery_sum_ms = 0;
     std::int64_t delivery_max_ms = 0;
+    // Since schema version 2 (zero in hours rolled up before): the time the hour's results
+    // covered as a report defines it (docs/REPORTS.md), Up and Warning versus Down, and the
+    // message counts of a report.
+    std::int64_t up_ms = 0;
+    std::int64_t down_ms = 0;
+    std::int64_t sent = 0;
+    std::int64_t found = 0;
+    std::int64_t lost = 0;
+    std::int64_t junk = 0;
+};
+
+/// The columns of one result that a report reads, as views into SQLite's current row: valid
+/// only during the callback that receives them.
+struct result_view {
+    std::int64_t at_ms = 0;
+    std::int64_t interval_ms = 0;
+    std::string_view tenant;
+    std::string_view probe;
+    probe::status outcome = probe::status::up;
+    engine::stage stage = engine::stage::none;
+    std::string_view reason;
+    std::string_view server_reply;
+    std::string_view folder;
+    std::string_view warnings;   // one a line
+    bool next_poll = false;
+    std::int64_t delivery_ms = 0;
+    std::optional<std::int64_t> cert_days_left;
 };
 
 struct retention {
@@ -69,7 +102,7 @@ struct query {
 };
 
 /// The schema version this build writes.
-inline constexpr int store_schema_version = 1;
+inline constexpr int store_schema_version = 2;
 
 class store {
 public:
@@ -85,8 +118,17 @@ public:
     /// Writes the results in one transaction: all of them or none.
     engine::result<void> insert(std::span<const stored_result> batch);
 
-    /// Calls `each` for every matching result, ordered by tenant, probe and time.
+    /// Calls `each` for every matching result, ordered by tenant, probe and time. Sorts what
+    /// matched: for narrow queries (`history`); a report uses scan().
     engine::result<void> read(const query& q, const std::function<void(const stored_result&)>& each);
+
+    /// Calls `each` for every matching result in time order (ties in the order written),
+    /// reading only the columns of result_view: a walk along the table as it was written.
+    engine::result<void> scan(const query& q, const std::function<void(const result_view&)>& each);
+
+    /// Raw results before this time (unix ms) have been rolled up into hourly rows and
+    /// deleted; 0 when nothing was.
+    engine::result<std::int64_t> rolled_up_until();
 
     /// Hourly aggregates, ordered by tenant, probe and hour.
     engine::result<std::vector<hourly_row>> read_hourly(const query& q);

@@ -69,6 +69,90 @@ TEST(report_store, a_store_from_a_newer_mailprobe_is_refused_and_reopening_keeps
     EXPECT_NE(newer.err().message.find("schema version 99"), std::string::npos) << newer.err().message;
 }
 
+// Version 1 as it shipped: the schema the first migration made.
+constexpr const char* schema_1 = R"sql(
+    CREATE TABLE schema_version(version INTEGER NOT NULL);
+    INSERT INTO schema_version VALUES(1);
+    CREATE TABLE results(at_ms INTEGER NOT NULL, interval_ms INTEGER NOT NULL, tenant TEXT NOT NULL,
+        probe TEXT NOT NULL, topology INTEGER NOT NULL, status TEXT NOT NULL, stage TEXT NOT NULL,
+        reason TEXT NOT NULL, server_reply TEXT NOT NULL, probe_id TEXT NOT NULL, next_poll INTEGER NOT NULL,
+        folder TEXT NOT NULL, smtp_connect_ms INTEGER NOT NULL, smtp_tls_ms INTEGER NOT NULL,
+        smtp_auth_ms INTEGER NOT NULL, smtp_transaction_ms INTEGER NOT NULL, delivery_ms INTEGER NOT NULL,
+        fetch_ms INTEGER NOT NULL, total_ms INTEGER NOT NULL, cert_days_left INTEGER, warnings TEXT NOT NULL,
+        hops TEXT NOT NULL);
+    CREATE INDEX results_by_probe ON results(tenant, probe, at_ms);
+    CREATE TABLE hourly(tenant TEXT NOT NULL, probe TEXT NOT NULL, hour_ms INTEGER NOT NULL, up INTEGER NOT NULL,
+        warning INTEGER NOT NULL, down INTEGER NOT NULL, pending INTEGER NOT NULL, delivery_count INTEGER NOT NULL,
+        delivery_sum_ms INTEGER NOT NULL, delivery_max_ms INTEGER NOT NULL,
+        PRIMARY KEY(tenant, probe, hour_ms)) WITHOUT ROWID;
+    CREATE TABLE settings(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+    INSERT INTO settings VALUES('raw_days', 20), ('hourly_days', 400);
+    INSERT INTO results VALUES(1793491200000, 300000, 'acme', 'a', 3, 'up', '', '', '', '0190-0', 0, 'INBOX',
+        1, 2, 3, 4, 5, 6, 7, 12, 'w1', '-	0	mx.example.org');
+    INSERT INTO results VALUES(1793491500000, 300000, 'acme', 'a', 3, 'down', 'connect', 'connect: refused', '',
+        '0190-5', 0, '', 0, 0, 0, 0, 0, 0, 0, NULL, '', '');
+    INSERT INTO hourly VALUES('acme', 'a', 1793484000000, 11, 0, 1, 0, 11, 11000, 1500);
+)sql";
+
+std::string plan_of(const std::string& path, const char* sql)
+{
+    sqlite3* raw = nullptr;
+    EXPECT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(raw, (std::string("EXPLAIN QUERY PLAN ") + sql).c_str(), -1, &st, nullptr), SQLITE_OK);
+    std::string plan;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        plan += reinterpret_cast<const char*>(sqlite3_column_text(st, 3));
+        plan += "\n";
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(raw);
+    return plan;
+}
+
+TEST(report_store, a_version_1_store_migrates_keeping_its_rows_and_rollups_and_settings)
+{
+    test_support::temp_dir dir;
+    auto path = dir.path() + "/h.db";
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(raw, schema_1, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(raw);
+    sqlite3_close(raw);
+
+    auto db = report::store::open(path);
+    ASSERT_TRUE(db.has_value()) << db.err().message;
+    EXPECT_EQ(*db->schema_version(), 2);
+    EXPECT_EQ(*db->integrity_check(), "ok");
+    EXPECT_EQ(db->get_retention()->raw_days, 20);
+    auto rows = read_all(*db);
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0].r.probe_id, "0190-0");
+    EXPECT_EQ(rows[0].r.ms.total, 7);
+    EXPECT_EQ(rows[0].r.cert_days_left, 12);
+    ASSERT_EQ(rows[0].r.hops.size(), 1u);
+    EXPECT_EQ(rows[0].r.hops[0].by, "mx.example.org");
+    EXPECT_EQ(rows[1].r.outcome, probe::status::down);
+    EXPECT_EQ(rows[1].r.stage, engine::stage::connect);
+    auto hours = db->read_hourly({});
+    ASSERT_TRUE(hours.has_value());
+    ASSERT_EQ(hours->size(), 1u);
+    EXPECT_EQ((*hours)[0].up, 11);
+    EXPECT_EQ((*hours)[0].delivery_sum_ms, 11000);
+    EXPECT_EQ((*hours)[0].up_ms, 0);   // not known before version 2
+    // The raw results begin after the hours rolled up under version 1.
+    EXPECT_EQ(*db->rolled_up_until(), 1'793'484'000'000 + 3'600'000);
+    // The retention's delete and the report's walk go by the time index, not the whole table.
+    EXPECT_NE(plan_of(path, "DELETE FROM results WHERE at_ms < 5").find("USING INDEX results_by_time"),
+        std::string::npos);
+    auto walk = plan_of(path, "SELECT at_ms FROM results WHERE at_ms >= 1 AND at_ms < 2 ORDER BY at_ms, rowid");
+    EXPECT_NE(walk.find("results_by_time"), std::string::npos) << walk;
+    EXPECT_EQ(walk.find("TEMP B-TREE"), std::string::npos) << walk;
+    // And it stays at version 2 on the next open.
+    auto again = report::store::open(path);
+    ASSERT_TRUE(again.has_value());
+    EXPECT_EQ(read_all(*again).size(), 2u);
+}
+
 TEST(report_store, results_come_back_as_written_in_tenant_probe_time_order)
 {
     test_support::temp_dir dir;
@@ -137,7 +221,17 @@ TEST(report_store, retention_rolls_old_results_up_by_hour_and_drops_what_is_olde
     EXPECT_EQ(a.delivery_count, 9);
     EXPECT_EQ(a.delivery_sum_ms, 45'000);   // 1000 + ... + 9000
     EXPECT_EQ(a.delivery_max_ms, 9000);
+    // What a report counts of that hour: each result covers 5 min, the one at 55 up to the
+    // raw result at 60 that stays.
+    EXPECT_EQ(a.up_ms, 45 * minute);
+    EXPECT_EQ(a.down_ms, 15 * minute);
+    EXPECT_EQ(a.sent, 9);
+    EXPECT_EQ(a.found, 9);
+    EXPECT_EQ(a.lost, 0);
+    EXPECT_EQ(a.junk, 0);
+    EXPECT_EQ((*hours)[1].up_ms, 10 * minute);   // acme/b: one result, one 10-minute interval
     EXPECT_EQ(*rolled, 12 + 1 + 1 + 6);
+    EXPECT_EQ(*db->rolled_up_until(), t0 + 60 * minute);
     EXPECT_EQ(read_all(*db).size(), fixture::results().size() - 20);
 
     // Rolling up again adds to the same hours rather than duplicating them; past the hourly

@@ -158,12 +158,14 @@ int run_history(const std::vector<std::string>& args)
             auto mean = h.delivery_count ? h.delivery_sum_ms / h.delivery_count : 0;
             std::string line = jsonl
                 ? fmt::format("{{\"hour\":{},\"tenant\":{},\"probe\":{},\"up\":{},\"warning\":{},\"down\":{},"
-                              "\"pending\":{},\"delivery_mean_ms\":{},\"delivery_max_ms\":{}}}",
+                              "\"pending\":{},\"delivery_mean_ms\":{},\"delivery_max_ms\":{},\"up_s\":{},\"down_s\":{}}}",
                       report::json_quote(report::format_time(h.hour_ms)), report::json_quote(h.tenant),
-                      report::json_quote(h.probe), h.up, h.warning, h.down, h.pending, mean, h.delivery_max_ms)
-                : fmt::format("{} {}/{}: {} up, {} warning, {} down, {} pending; delivery mean {} ms, max {} ms",
+                      report::json_quote(h.probe), h.up, h.warning, h.down, h.pending, mean, h.delivery_max_ms,
+                      h.up_ms / 1000, h.down_ms / 1000)
+                : fmt::format("{} {}/{}: {} up, {} warning, {} down, {} pending; delivery mean {} ms, max {} ms; "
+                              "{} s up, {} s down",
                       report::format_time(h.hour_ms), h.tenant, h.probe, h.up, h.warning, h.down, h.pending, mean,
-                      h.delivery_max_ms);
+                      h.delivery_max_ms, h.up_ms / 1000, h.down_ms / 1000);
             std::puts(line.c_str());
         }
         return 0;
