@@ -237,4 +237,32 @@ TEST_F(report_browser, the_screenshot_shows_up_and_down_in_the_timeline)
     EXPECT_GT(count_colour(img, 0xf9, 0xa8, 0x25), 100u);    // Warning
 }
 
+TEST_F(report_browser, a_report_partly_from_rollups_loads_clean_and_draws_the_rollup_band)
+{
+    // The fixture's first hour rolled up by the store's own retention (as in summary_test).
+    test_support::temp_dir dir;
+    auto db = report::store::open(dir.path() + "/h.db");
+    ASSERT_TRUE(db.has_value());
+    ASSERT_TRUE(db->insert(fixture::results()).has_value());
+    ASSERT_TRUE(db->set_retention(report::retention{1, 400}).has_value());
+    ASSERT_TRUE(db->apply_retention(fixture::t0 + 25 * 60 * fixture::minute + 30 * fixture::minute).has_value());
+    auto tenants = report::summarize(*db, {}, fixture::period());
+    ASSERT_TRUE(tenants.has_value());
+    ASSERT_TRUE(report::write_report(*tenants, fixture::period(), report::formats{true, false, false},
+        dir.path() + "/out").has_value());
+    for (const char* name : {"index.html", "tenant-acme.html"}) {
+        auto run = chromium(dir, dir.path() + "/out/" + name, "--dump-dom");
+        EXPECT_NE(run.dom.find("past retention"), std::string::npos) << name << "\n" << run.log;
+        EXPECT_EQ(console_lines(run.log), "") << name;
+    }
+    auto shot = dir.path() + "/acme.png";
+    chromium(dir, dir.path() + "/out/tenant-acme.html", "--screenshot=" + shot);
+    auto img = decode_png(slurp(shot));
+    ASSERT_GT(img.w, 0u) << "no PNG screenshot";
+    // Two probes' rows of the rolled-up hour, half of a 730-pixel row each, less acme/a's
+    // Down time drawn over it.
+    EXPECT_GT(count_colour(img, 0x90, 0xca, 0xf9), 3000u);
+    EXPECT_GT(count_colour(img, 0x2e, 0x7d, 0x32), 1000u);   // the raw hour's Up
+}
+
 } // namespace
