@@ -144,6 +144,8 @@ TEST(report_store, a_version_1_store_migrates_keeping_its_rows_and_rollups_and_s
     // The retention's delete and the report's walk go by the time index, not the whole table.
     EXPECT_NE(plan_of(path, "DELETE FROM results WHERE at_ms < 5").find("USING INDEX results_by_time"),
         std::string::npos);
+    EXPECT_NE(plan_of(path, "DELETE FROM hourly WHERE hour_ms < 5").find("hourly_by_time (hour_ms<?)"),
+        std::string::npos);
     auto walk = plan_of(path, "SELECT at_ms FROM results WHERE at_ms >= 1 AND at_ms < 2 ORDER BY at_ms, rowid");
     EXPECT_NE(walk.find("results_by_time"), std::string::npos) << walk;
     EXPECT_EQ(walk.find("TEMP B-TREE"), std::string::npos) << walk;
