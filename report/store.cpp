@@ -4,9 +4,13 @@
 
 #include <fmt/format.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <memory>
 
@@ -295,6 +299,31 @@ engine::result<store> store::open(const std::string& path)
         return std::move(r).err();
     }
     return s;
+}
+
+engine::result<store> store::open_existing(const std::string& path)
+{
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+        return engine::error{engine::stage::none, errc::invalid_argument,
+            fmt::format("no store at {}: {} (mailprobe run --store FILE writes one)", path, std::strerror(errno))};
+    }
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+        auto e = db_error(db, "cannot open the store " + path);
+        sqlite3_close(db);
+        return e;
+    }
+    store s(db);
+    sqlite3_busy_timeout(db, 10'000);
+    statement version(db, "SELECT version FROM schema_version");
+    if (version && sqlite3_step(version.get()) == SQLITE_ROW && version.int_at(0) == known_versions) {
+        return s;
+    }
+    if (!version) {
+        return db_error(db, fmt::format("{} is not a mailprobe store", path));
+    }
+    return open(path);
 }
 
 store::store(store&& other) noexcept : m_db(std::exchange(other.m_db, nullptr)) {}
@@ -630,11 +659,14 @@ void store_writer::add(stored_result r)
     bool wake = false;
     {
         std::lock_guard lock(m_mutex);
+        // The first result of a batch wakes the writer too: it may be asleep until the next
+        // hourly retention and must now wait only until this result's delay is up.
         if (m_waiting.empty()) {
             m_oldest = std::chrono::steady_clock::now();
+            wake = true;
         }
         m_waiting.push_back(std::move(r));
-        wake = m_waiting.size() >= m_batch_size;
+        wake = wake || m_waiting.size() >= m_batch_size;
     }
     if (wake) {
         m_wake.notify_one();
@@ -666,13 +698,18 @@ void store_writer::loop()
             lock.lock();
         }
         auto due = m_waiting.empty() ? next_retention : std::min(next_retention, m_oldest + m_max_delay);
-        m_wake.wait_until(lock, due, [&] {
+        auto work_due = [&] {
             return m_stopping || m_waiting.size() >= m_batch_size ||
                    (!m_waiting.empty() && std::chrono::steady_clock::now() >= m_oldest + m_max_delay);
-        });
+        };
+        // Without a predicate in the wait: any wake (a batch begun, a batch full, the stop)
+        // comes back here to recompute `due`, which a new batch moves from the next hour to
+        // its delay.
+        if (!work_due()) {
+            m_wake.wait_until(lock, due);
+        }
         bool stopping = m_stopping;
-        if (!m_waiting.empty() && (stopping || m_waiting.size() >= m_batch_size ||
-                                      std::chrono::steady_clock::now() >= m_oldest + m_max_delay)) {
+        if (!m_waiting.empty() && work_due()) {
             batch.swap(m_waiting);
             lock.unlock();
             auto written = m_db.insert(batch);

@@ -109,6 +109,11 @@ public:
     /// Opens (creating if needed) and migrates the database at `path`.
     static engine::result<store> open(const std::string& path);
 
+    /// For readers (history, report): a missing file is an error, not a new empty store, and
+    /// a store already at this version is opened read-only, so a read-only copy or user can
+    /// report. An older one is migrated first, which needs write access.
+    static engine::result<store> open_existing(const std::string& path);
+
     store(store&& other) noexcept;
     store& operator=(store&& other) noexcept;
     store(const store&) = delete;

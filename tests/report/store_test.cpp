@@ -49,6 +49,30 @@ TEST(report_store, a_new_store_is_at_the_current_schema_version_in_wal_mode)
     EXPECT_EQ(keep->hourly_days, 400);
 }
 
+// history and report read: a mistyped path is an error (not a new, empty store and an empty
+// report), and a current store opens read-only.
+TEST(report_store, readers_refuse_a_missing_store_and_open_a_current_one_read_only)
+{
+    test_support::temp_dir dir;
+    auto path = dir.path() + "/h.db";
+    auto missing = report::store::open_existing(path);
+    ASSERT_FALSE(missing.has_value());
+    EXPECT_NE(missing.err().message.find("no store at " + path), std::string::npos) << missing.err().message;
+    EXPECT_NE(::access(path.c_str(), F_OK), 0);
+
+    {
+        auto db = report::store::open(path);
+        ASSERT_TRUE(db.has_value());
+        std::vector<report::stored_result> one{fixture::make("acme", "a", 0, 5, probe::status::up)};
+        ASSERT_TRUE(db->insert(one).has_value());
+    }
+    auto reader = report::store::open_existing(path);
+    ASSERT_TRUE(reader.has_value()) << reader.err().message;
+    EXPECT_EQ(read_all(*reader).size(), 1u);
+    std::vector<report::stored_result> more{fixture::make("acme", "a", 1, 5, probe::status::up)};
+    EXPECT_FALSE(reader->insert(more).has_value());
+}
+
 TEST(report_store, a_store_from_a_newer_mailprobe_is_refused_and_reopening_keeps_the_data)
 {
     test_support::temp_dir dir;
@@ -266,6 +290,24 @@ TEST(report_store, the_writer_commits_full_batches_at_once_and_partial_ones_afte
     EXPECT_GE(wait_for(10), 10u);
     EXPECT_EQ(wait_for(13), 13u);
     EXPECT_EQ(count_rows(path), 13);
+}
+
+// The steady state of a daemon: the writer has nothing to do and sleeps until the hourly
+// retention; a single result must still be committed after the delay, not the next hour.
+TEST(report_store, a_lone_result_reaching_an_idle_writer_is_committed_after_the_delay)
+{
+    test_support::temp_dir dir;
+    auto path = dir.path() + "/h.db";
+    auto db = report::store::open(path);
+    ASSERT_TRUE(db.has_value());
+    report::store_writer w(std::move(*db), 500, std::chrono::milliseconds(100));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));   // past its first retention run
+    w.add(fixture::make("acme", "a", 0, 5, probe::status::up));
+    for (int i = 0; i < 500 && w.committed() < 1; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(w.committed(), 1u);
+    EXPECT_EQ(count_rows(path), 1);
 }
 
 TEST(report_store, the_writer_commits_what_waits_when_it_is_destroyed)

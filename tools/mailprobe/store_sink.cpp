@@ -24,7 +24,7 @@ engine::result<std::unique_ptr<store_sink>> store_sink::open(const std::string& 
 
 std::optional<report::store> open_store(const char* command, const std::string& path)
 {
-    auto db = report::store::open(path);
+    auto db = report::store::open_existing(path);
     if (!db) {
         std::fprintf(stderr, "mailprobe %s: %s\n", command, db.err().message.c_str());
         return std::nullopt;
