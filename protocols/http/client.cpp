@@ -24,7 +24,6 @@ response take(const response_parser& p)
 {
     response out;
     out.status = p.status();
-    out.content_type = std::string(p.find("content-type").value_or(""));
     out.body = p.body_text();
     return out;
 }

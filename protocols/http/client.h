@@ -22,7 +22,6 @@ namespace protocols::http {
 
 struct response {
     int status = 0;
-    std::string content_type;   // the Content-Type field, as sent
     std::string body;           // decoded (chunks joined); may hold tokens: never log it
 };
 

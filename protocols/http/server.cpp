@@ -25,9 +25,9 @@ std::string_view reason_of(int status) noexcept
     }
 }
 
-response plain(int status)
+reply plain(int status)
 {
-    response r;
+    reply r;
     r.status = status;
     r.content_type = "text/plain; charset=utf-8";
     r.body = fmt::format("{} {}\n", status, reason_of(status));
@@ -86,7 +86,7 @@ engine::task<void> serve_one(engine::connection c, const handler* h, server_limi
     if (gone) {
         co_await c.close();
     } else {
-        response r;
+        reply r;
         const bool head = ps.complete() && p.method() == "HEAD";
         if (ps.failed()) {
             r = plain(status_of(ps.code));
@@ -106,7 +106,7 @@ engine::task<void> serve_one(engine::connection c, const handler* h, server_limi
 
 } // namespace
 
-std::string render(const response& r, bool with_body)
+std::string render(const reply& r, bool with_body)
 {
     std::string out = fmt::format(
         "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\n"

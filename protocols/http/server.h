@@ -18,7 +18,8 @@
 
 namespace protocols::http {
 
-struct response {
+/// What the server answers (the client's http::response is what it was answered).
+struct reply {
     int status = 200;
     std::string content_type;
     std::string body;
@@ -26,7 +27,7 @@ struct response {
 
 /// Answers a GET for `path` (query removed); 404 for a path it does not know. Runs on the
 /// loop thread; must not block.
-using handler = std::function<response(std::string_view path)>;
+using handler = std::function<reply(std::string_view path)>;
 
 struct server_limits {
     request_limits request;
@@ -41,6 +42,6 @@ engine::task<void> serve(engine::listener* l, const handler* h, server_limits li
 
 /// The bytes of an answer: status line, Content-Type, Content-Length, Connection: close, no
 /// caching; the body only when `with_body` (HEAD gets the head alone).
-std::string render(const response& r, bool with_body);
+std::string render(const reply& r, bool with_body);
 
 } // namespace protocols::http

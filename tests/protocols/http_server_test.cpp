@@ -18,11 +18,11 @@ namespace {
 
 using engine::connection;
 using engine::task;
-using protocols::http::response;
+using protocols::http::reply;
 using protocols::http::server_limits;
 
 const protocols::http::handler pages = [](std::string_view path) {
-    response r;
+    reply r;
     r.content_type = "text/plain";
     if (path == "/metrics") {
         r.body = "up 1\n";

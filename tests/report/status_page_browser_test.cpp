@@ -194,7 +194,7 @@ TEST(StatusPageBrowser, ShowsAProbeGoingDown)
     auto http = engine::listener::bind("127.0.0.1", 0);
     ASSERT_TRUE(http);
     const protocols::http::handler pages = [&live](std::string_view path) {
-        protocols::http::response r;
+        protocols::http::reply r;
         r.content_type = path == "/" ? "text/html; charset=utf-8" : "application/json";
         r.body = path == "/" ? std::string(report::live_status::page()) : live.status_json();
         return r;

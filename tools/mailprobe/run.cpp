@@ -358,7 +358,7 @@ int run_run(const std::vector<std::string>& args)
     report::live_status live;
     std::optional<engine::listener> http;
     protocols::http::handler pages = [&live](std::string_view path) {
-        protocols::http::response r;
+        protocols::http::reply r;
         if (path == "/metrics") {
             r.content_type = report::live_status::metrics_content_type;
             r.body = live.metrics();
