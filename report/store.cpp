@@ -743,8 +743,9 @@ std::optional<std::int64_t> parse_time(const std::string& text)
                    &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) == 6 &&
                all()) {
     } else {
+        // Unix seconds, up to the year 9999 so that milliseconds cannot overflow.
         long long secs = 0;
-        if (std::sscanf(text.c_str(), "%lld%n", &secs, &consumed) == 1 && all() && secs >= 0) {
+        if (std::sscanf(text.c_str(), "%lld%n", &secs, &consumed) == 1 && all() && secs >= 0 && secs < 253'402'300'800) {
             return secs * 1000;
         }
         return std::nullopt;
@@ -755,7 +756,13 @@ std::optional<std::int64_t> parse_time(const std::string& text)
     }
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
-    return static_cast<std::int64_t>(timegm(&tm)) * 1000;
+    const std::tm asked = tm;
+    auto secs = timegm(&tm);
+    // timegm carries 2026-02-31 over into March: a date that does not come back is not one.
+    if (tm.tm_mday != asked.tm_mday || tm.tm_mon != asked.tm_mon) {
+        return std::nullopt;
+    }
+    return static_cast<std::int64_t>(secs) * 1000;
 }
 
 std::string format_time(std::int64_t unix_ms)

@@ -369,6 +369,10 @@ TEST(report_time, dates_and_times_parse_as_utc_and_garbage_does_not)
     EXPECT_FALSE(report::parse_time("2026-13-01"));
     EXPECT_FALSE(report::parse_time("2026-11-01x"));
     EXPECT_FALSE(report::parse_time("yesterday"));
+    EXPECT_FALSE(report::parse_time("2026-02-31"));
+    EXPECT_EQ(report::parse_time("2028-02-29"), report::parse_time("2028-03-01").value() - 24 * 60 * minute);
+    EXPECT_FALSE(report::parse_time("99999999999999999999"));
+    EXPECT_FALSE(report::parse_time("9223372036854775807"));
     EXPECT_EQ(report::format_time(t0 + 90 * minute + 5000), "2026-11-01T01:30:05Z");
 }
 

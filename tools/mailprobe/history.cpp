@@ -38,8 +38,8 @@ void usage()
 
 std::optional<std::int64_t> time_arg(const std::string& text, std::int64_t now_ms)
 {
-    // "90m", "24h", "7d": that long before now.
-    if (text.size() >= 2 && text.find_first_not_of("0123456789") == text.size() - 1) {
+    // "90m", "24h", "7d": that long before now; at most 9 digits, so nothing overflows.
+    if (text.size() >= 2 && text.size() <= 10 && text.find_first_not_of("0123456789") == text.size() - 1) {
         std::int64_t n = std::stoll(text.substr(0, text.size() - 1));
         switch (text.back()) {
         case 'm': return now_ms - n * 60'000;
