@@ -11,9 +11,12 @@
 #include "report/format.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -124,10 +127,16 @@ std::optional<std::string> secret_from(const std::string& env, const std::string
             why = "cannot read " + file;
             return std::nullopt;
         }
-        std::stringstream ss;
-        ss << in.rdbuf();
-        std::string v = ss.str();
-        if (!v.empty() && v.back() == '\n') {
+        // A password file holds one line; more than 4 KiB is the wrong file (or /dev/zero).
+        constexpr std::size_t max_bytes = 4096;
+        std::string v(max_bytes + 1, '\0');
+        in.read(v.data(), static_cast<std::streamsize>(v.size()));
+        v.resize(static_cast<std::size_t>(in.gcount()));
+        if (v.size() > max_bytes) {
+            why = file + " is larger than 4 KiB: not a password file";
+            return std::nullopt;
+        }
+        while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) {
             v.pop_back();
         }
         return v;
@@ -184,9 +193,29 @@ engine::task<void> run_one(scenarios::probe_plan p, probe::context* ctx, probe::
         *out = co_await probe::run_once(std::move(p), *ctx);
         co_return;
     }
-    auto done = co_await probe::run_next_poll(std::move(p), *ctx, state->get("check", "check"));
-    state->put("check", "check", std::move(done.for_next_run));
+    std::string name = p.spec->name;
+    auto done = co_await probe::run_next_poll(std::move(p), *ctx, state->get("check", name));
+    state->put("check", name, std::move(done.for_next_run));
     *out = std::move(done.r);
+}
+
+/// The probe name of a check: the same for every call of one check, different for checks
+/// that differ in servers, addresses or mailbox login. Probes delete older messages of their
+/// own name as leftovers, so two checks into one mailbox must not share a name.
+std::string check_name(const scenarios::server& out, const scenarios::server& in, const std::string& from,
+    const std::string& to, const std::string& login)
+{
+    std::string identity = fmt::format("{}:{}\n{}:{}\n{}\n{}\n{}", out.host, out.port, in.host, in.port, from, to, login);
+    std::uint8_t digest[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const std::uint8_t*>(identity.data()), identity.size(), digest);
+    return fmt::format("check-{:02x}", fmt::join(digest, digest + 8, ""));
+}
+
+/// Nagios splits the plugin's line at '|' into text and performance data.
+std::string without_bars(std::string text)
+{
+    std::replace(text.begin(), text.end(), '|', '/');
+    return text;
 }
 
 std::string seconds(std::int64_t ms) { return fmt::format("{:.3f}s", static_cast<double>(ms) / 1000.0); }
@@ -286,7 +315,7 @@ int run_check(const std::vector<std::string>& args)
 
     scenarios::probe_plan p;
     auto spec = std::make_shared<scenarios::probe>();
-    spec->name = "check";
+    spec->name = check_name(out, in, from, to, fetch_login->user);
     spec->tenant = "check";
     spec->from = from;
     spec->to = to;
@@ -378,7 +407,7 @@ int run_check(const std::vector<std::string>& args)
     if (r.cert_days_left) {
         perf += fmt::format(" cert_days={};{};0", *r.cert_days_left, cert_days);
     }
-    std::printf("MAILPROBE %s - %s | %s\n", state.c_str(), text.c_str(), perf.c_str());
+    std::printf("MAILPROBE %s - %s | %s\n", state.c_str(), without_bars(std::move(text)).c_str(), perf.c_str());
     if (trace && !r.transcript.empty()) {
         std::fputs(r.transcript.c_str(), stdout);
     }
