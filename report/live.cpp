@@ -61,9 +61,19 @@ std::string prometheus_label_escape(std::string_view s)
     return out;
 }
 
+void live_status::set_probes(std::set<std::pair<std::string, std::string>> probes)
+{
+    std::erase_if(m_probes, [&](const auto& kv) { return !probes.contains(kv.first); });
+    m_planned = std::move(probes);
+}
+
 void live_status::add(const probe::result& r, double now)
 {
-    entry& e = m_probes[{r.tenant, r.probe}];
+    std::pair<std::string, std::string> key{r.tenant, r.probe};
+    if (m_planned && !m_planned->contains(key)) {
+        return;
+    }
+    entry& e = m_probes[std::move(key)];
     e.topology = r.topology;
     e.last_run = now;
     ++e.runs[static_cast<std::size_t>(r.outcome)];

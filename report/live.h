@@ -1,9 +1,9 @@
 // The live view of a running `mailprobe run --listen`: the latest result of every probe and
 // counters since start, rendered as Prometheus text (GET /metrics), as JSON (GET
 // /status.json) and a status page that polls that JSON (GET /). Fed by the run's result sink
-// on the loop thread and read there too, so there is no locking. Carries only what a result
-// shows anyway (names, states, stages, reasons, timings): no addresses, no credentials, no
-// server replies.
+// on the loop thread and read there too, so there is no locking. Carries what a result shows
+// anyway (names, states, stages, timings, and the reason, which may quote a server's reply or
+// name a recipient address), never a credential: serve it where your helpdesk may read it.
 #pragma once
 
 #include "probe/result.h"
@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -24,8 +25,13 @@ inline constexpr std::array<double, 12> round_trip_buckets{0.5, 1, 2.5, 5, 10, 1
 
 class live_status {
 public:
-    /// Records `r`, finished at `now` (unix seconds).
+    /// Records `r`, finished at `now` (unix seconds). Once set_probes() was called, a result
+    /// of a probe outside that set (a run of a removed probe still finishing) is dropped.
     void add(const probe::result& r, double now);
+
+    /// The probes (tenant, probe) of the running plan: the others leave the view and /metrics
+    /// at once, so a removed probe's last verdict does not page anyone for ever.
+    void set_probes(std::set<std::pair<std::string, std::string>> probes);
 
     /// The Prometheus text exposition format, version 0.0.4.
     std::string metrics() const;
@@ -60,6 +66,7 @@ private:
     };
 
     std::map<std::pair<std::string, std::string>, entry> m_probes;
+    std::optional<std::set<std::pair<std::string, std::string>>> m_planned;
 };
 
 /// `s` escaped as a Prometheus label value (backslash, double quote, newline).

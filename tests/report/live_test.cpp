@@ -275,6 +275,22 @@ TEST(LiveStatus, PendingKeepsTheLastVerdict)
     EXPECT_EQ(find(all, "mailprobe_probe_up", {{"tenant", "t"}})->value, 0);
 }
 
+// A reload that drops a probe drops its series too (or its last Down would page for ever),
+// also when a run of it that was in flight finishes afterwards.
+TEST(LiveStatus, ProbesLeftOutOfTheRunningPlanLeaveTheView)
+{
+    report::live_status live;
+    live.add(make("t", "kept", probe::status::up, 100), 10);
+    live.add(make("t", "removed", probe::status::down, 0), 10);
+    live.set_probes({{"t", "kept"}, {"t", "new"}});
+    live.add(make("t", "removed", probe::status::down, 0), 20);
+    std::map<std::string, std::string> types;
+    auto all = parse_exposition(live.metrics(), types);
+    EXPECT_NE(find(all, "mailprobe_probe_up", {{"tenant", "t"}, {"probe", "kept"}}), nullptr);
+    EXPECT_EQ(find(all, "mailprobe_probe_up", {{"tenant", "t"}, {"probe", "removed"}}), nullptr);
+    EXPECT_EQ(live.status_json().find("removed"), std::string::npos);
+}
+
 TEST(LiveStatus, StatusJsonCarriesStageAndReason)
 {
     report::live_status live;

@@ -25,6 +25,9 @@
 #include <csignal>
 #include <cstdio>
 #include <optional>
+#include <set>
+#include <string>
+#include <utility>
 
 namespace {
 
@@ -71,6 +74,15 @@ void emit(const probe::result& r, const run_options& o, tally& t)
     case probe::status::down: ++t.down; break;
     case probe::status::pending: break;
     }
+}
+
+std::set<std::pair<std::string, std::string>> probes_of(const scenarios::plan& plan)
+{
+    std::set<std::pair<std::string, std::string>> keys;
+    for (const auto& p : plan.probes) {
+        keys.emplace(p.spec->tenant, p.spec->name);
+    }
+    return keys;
 }
 
 /// A scenario made ready to run: its plan and the context its key signs with.
@@ -166,6 +178,9 @@ engine::task<void> on_reload_signals(scheduler::schedule* s, const run_options* 
                 next->plan.probes.size());
             if (o->store) {
                 o->store->set_plan(next->plan);
+            }
+            if (o->live) {
+                o->live->set_probes(probes_of(next->plan));
             }
             s->reload(std::move(next->plan), std::move(next->ctx));
         } else {
@@ -382,6 +397,7 @@ int run_run(const std::vector<std::string>& args)
             return 3;
         }
         http.emplace(std::move(*bound));
+        live.set_probes(probes_of(first->plan));
         o.live = &live;
         std::fprintf(stderr, "mailprobe run: listening on %s:%u\n", o.listen_ip.c_str(), unsigned{http->port()});
     }
