@@ -1,6 +1,7 @@
 // Client assertions signed with a certificate's key; see client_assertion.h.
 #include "probe/client_assertion.h"
 
+#include "protocols/common/sanitize.h"
 #include "protocols/common/sasl.h"
 
 #include <fmt/format.h>
@@ -50,23 +51,6 @@ engine::error failure(std::string message)
 bio_ptr bio_of(std::string_view pem)
 {
     return bio_ptr(BIO_new_mem_buf(pem.data(), pem.size()));
-}
-
-/// A JSON string literal; client IDs and URLs come from the scenario and may hold anything.
-std::string json_string(std::string_view s)
-{
-    std::string out = "\"";
-    for (char c : s) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (static_cast<unsigned char>(c) < 0x20) {
-            out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-        } else {
-            out += c;
-        }
-    }
-    return out + "\"";
 }
 
 engine::result<std::string> read_pem(const std::string& path, std::string_view key)
@@ -126,7 +110,7 @@ engine::result<std::string> make_client_assertion(std::string_view cert_pem, std
     std::string header = fmt::format(R"({{"alg":"RS256","typ":"JWT","x5t":"{}","x5t#S256":"{}"}})",
         sasl::base64url_encode(bytes(sha1, sizeof sha1)), sasl::base64url_encode(bytes(sha256, sizeof sha256)));
     std::string claims = fmt::format(R"({{"aud":{},"iss":{},"sub":{},"jti":"{}","iat":{},"nbf":{},"exp":{}}})",
-        json_string(audience), json_string(client_id), json_string(client_id), jti_hex, now, now,
+        protocols::json_quoted(audience), protocols::json_quoted(client_id), protocols::json_quoted(client_id), jti_hex, now, now,
         now + client_assertion_lifetime.count());
     std::string signing_input = sasl::base64url_encode(header) + "." + sasl::base64url_encode(claims);
 

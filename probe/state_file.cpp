@@ -1,6 +1,8 @@
 // See state_file.h.
 #include "probe/state_file.h"
 
+#include "protocols/common/sanitize.h"
+
 #include <fmt/format.h>
 #include <simdjson.h>
 
@@ -29,22 +31,6 @@ engine::error file_error(const std::string& path, std::string what)
 }
 
 std::string sys_text(int err) { return std::strerror(err); }
-
-void append_json_string(std::string& out, std::string_view s)
-{
-    out += '"';
-    for (char c : s) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (static_cast<unsigned char>(c) < 0x20) {
-            out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-        } else {
-            out += c;
-        }
-    }
-    out += '"';
-}
 
 /// Reads all of `fd`; false on a read error or when it outgrows max_state_bytes.
 bool read_all(int fd, std::string& out, int& err)
@@ -216,9 +202,9 @@ std::string state_file::to_json() const
     for (const auto& [key, list] : m_probes) {
         out += first ? "\n  {\"tenant\": " : ",\n  {\"tenant\": ";
         first = false;
-        append_json_string(out, key.first);
+        out += protocols::json_quoted(key.first);
         out += ", \"probe\": ";
-        append_json_string(out, key.second);
+        out += protocols::json_quoted(key.second);
         out += ", \"outstanding\": [";
         for (std::size_t i = 0; i < list.size(); ++i) {
             out += fmt::format("{}{{\"id\": \"{}\", \"sent_unix_ms\": {}}}", i ? ", " : "", list[i].id.to_string(),

@@ -66,7 +66,7 @@ std::string hourly_json(std::int64_t from, std::int64_t to)
     if (from == to) {
         return "null";
     }
-    return fmt::format("{{\"from\":{},\"to\":{}}}", json_quote(format_time(from)), json_quote(format_time(to)));
+    return fmt::format("{{\"from\":{},\"to\":{}}}", json_quoted(format_time(from)), json_quoted(format_time(to)));
 }
 
 std::string stage_name(engine::stage s)
@@ -148,18 +148,18 @@ std::string down_intervals_csv(const std::vector<tenant_summary>& tenants)
 std::string report_json(const std::vector<tenant_summary>& tenants, const report_options& o)
 {
     std::string out = fmt::format("{{\"from\":{},\"to\":{},\"cert_warn_days\":{},\"tenants\":[",
-        json_quote(format_time(o.from_ms)), json_quote(format_time(o.to_ms)), o.cert_warn_days);
+        json_quoted(format_time(o.from_ms)), json_quoted(format_time(o.to_ms)), o.cert_warn_days);
     for (std::size_t ti = 0; ti < tenants.size(); ++ti) {
         const auto& t = tenants[ti];
         out += fmt::format("{}{{\"tenant\":{},\"availability_pct\":{},\"measured_s\":{},\"up_s\":{},\"hourly\":{},"
                            "\"probes\":[",
-            ti ? "," : "", json_quote(t.name), pct_or_null(t.availability_pct), t.measured_ms / 1000,
+            ti ? "," : "", json_quoted(t.name), pct_or_null(t.availability_pct), t.measured_ms / 1000,
             t.up_ms / 1000, hourly_json(t.hourly_from_ms, t.hourly_to_ms));
         for (std::size_t pi = 0; pi < t.probes.size(); ++pi) {
             const auto& p = t.probes[pi];
             out += fmt::format("{}{{\"probe\":{},\"interval_s\":{},\"availability_pct\":{},\"measured_s\":{},"
                                "\"up_s\":{},",
-                pi ? "," : "", json_quote(p.probe), p.interval_ms / 1000, pct_or_null(p.availability_pct),
+                pi ? "," : "", json_quoted(p.probe), p.interval_ms / 1000, pct_or_null(p.availability_pct),
                 p.measured_ms / 1000, p.up_ms / 1000);
             out += fmt::format("\"counts\":{{\"results\":{},\"up\":{},\"warning\":{},\"down\":{},\"pending\":{},"
                                "\"sent\":{},\"found\":{},\"lost\":{},\"junk\":{}}},",
@@ -173,20 +173,20 @@ std::string report_json(const std::vector<tenant_summary>& tenants, const report
                 const auto& d = p.downs[i];
                 out += fmt::format("{}{{\"start\":{},\"end\":{},\"duration_s\":{},\"results\":{},\"stage\":{},"
                                    "\"reason\":{},\"server_reply\":{}}}",
-                    i ? "," : "", json_quote(format_time(d.start_ms)), json_quote(format_time(d.end_ms)),
+                    i ? "," : "", json_quoted(format_time(d.start_ms)), json_quoted(format_time(d.end_ms)),
                     (d.end_ms - d.start_ms) / 1000, d.results,
-                    d.stage == engine::stage::none ? std::string("null") : json_quote(stage_name(d.stage)),
-                    json_quote(d.reason), json_quote(d.server_reply));
+                    d.stage == engine::stage::none ? std::string("null") : json_quoted(stage_name(d.stage)),
+                    json_quoted(d.reason), json_quoted(d.server_reply));
             }
             out += "],\"worst_hours\":[";
             for (std::size_t i = 0; i < p.worst_hours.size(); ++i) {
                 out += fmt::format("{}{{\"hour\":{},\"down_s\":{}}}", i ? "," : "",
-                    json_quote(format_time(p.worst_hours[i].hour_ms)), p.worst_hours[i].down_ms / 1000);
+                    json_quoted(format_time(p.worst_hours[i].hour_ms)), p.worst_hours[i].down_ms / 1000);
             }
             out += "],\"stage_failures\":{";
             bool first = true;
             for (const auto& [stage, n] : p.stage_failures) {
-                out += fmt::format("{}{}:{}", first ? "" : ",", json_quote(engine::to_string(stage)), n);
+                out += fmt::format("{}{}:{}", first ? "" : ",", json_quoted(engine::to_string(stage)), n);
                 first = false;
             }
             out += fmt::format("}},\"hourly\":{}", hourly_json(p.hourly_from_ms, p.hourly_to_ms));
@@ -194,7 +194,7 @@ std::string report_json(const std::vector<tenant_summary>& tenants, const report
                 out += ",\"hourly_down_hours\":[";
                 for (std::size_t i = 0; i < p.hourly_downs.size(); ++i) {
                     out += fmt::format("{}{{\"hour\":{},\"down_s\":{}}}", i ? "," : "",
-                        json_quote(format_time(p.hourly_downs[i].hour_ms)), p.hourly_downs[i].down_ms / 1000);
+                        json_quoted(format_time(p.hourly_downs[i].hour_ms)), p.hourly_downs[i].down_ms / 1000);
                 }
                 out += "]";
             }

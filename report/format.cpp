@@ -5,58 +5,23 @@
 #include <algorithm>
 
 namespace report {
-namespace {
-
-// JSON string escaping (RFC 8259): quotes, backslashes and control characters. The texts
-// come from printable() already, so they hold no raw control bytes, but the transcript
-// keeps its newlines.
-std::string quoted(std::string_view s)
-{
-    std::string out;
-    out.reserve(s.size() + 2);
-    out += '"';
-    for (char c : s) {
-        switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default:
-            if (static_cast<unsigned char>(c) < 0x20) {
-                out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-            } else {
-                out += c;
-            }
-        }
-    }
-    out += '"';
-    return out;
-}
-
-} // namespace
-
-std::string json_quote(std::string_view s)
-{
-    return quoted(s);
-}
 
 std::string to_json(const probe::result& r)
 {
     std::string out = "{";
-    out += fmt::format("\"tenant\":{},\"probe\":{},\"topology\":{},\"status\":{},\"stage\":{},", quoted(r.tenant),
-        quoted(r.probe), r.topology, quoted(probe::to_string(r.outcome)),
-        r.stage == engine::stage::none ? std::string("null") : quoted(engine::to_string(r.stage)));
+    out += fmt::format("\"tenant\":{},\"probe\":{},\"topology\":{},\"status\":{},\"stage\":{},", json_quoted(r.tenant),
+        json_quoted(r.probe), r.topology, json_quoted(probe::to_string(r.outcome)),
+        r.stage == engine::stage::none ? std::string("null") : json_quoted(engine::to_string(r.stage)));
     out += fmt::format("\"reason\":{},\"server_reply\":{},\"probe_id\":{},\"mode\":{},\"folder\":{},",
-        quoted(r.reason), quoted(r.server_reply), quoted(r.probe_id), r.next_poll ? "\"next-poll\"" : "\"poll\"",
-        quoted(r.folder));
+        json_quoted(r.reason), json_quoted(r.server_reply), json_quoted(r.probe_id), r.next_poll ? "\"next-poll\"" : "\"poll\"",
+        json_quoted(r.folder));
     out += fmt::format("\"ms\":{{\"smtp_connect\":{},\"smtp_tls\":{},\"smtp_auth\":{},\"smtp_transaction\":{},"
                        "\"delivery\":{},\"fetch\":{},\"total\":{}}},",
         r.ms.smtp_connect, r.ms.smtp_tls, r.ms.smtp_auth, r.ms.smtp_transaction, r.ms.delivery, r.ms.fetch, r.ms.total);
     out += "\"hops\":[";
     for (std::size_t i = 0; i < r.hops.size(); ++i) {
         const auto& h = r.hops[i];
-        out += fmt::format("{}{{\"by\":{},\"delay_ms\":{},\"skewed\":{}}}", i ? "," : "", quoted(h.by),
+        out += fmt::format("{}{{\"by\":{},\"delay_ms\":{},\"skewed\":{}}}", i ? "," : "", json_quoted(h.by),
             h.delay_ms ? std::to_string(*h.delay_ms) : std::string("null"), h.skewed ? "true" : "false");
     }
     out += fmt::format("],\"max_clock_skew_ms\":{},\"tls\":[", r.max_clock_skew_ms);
@@ -64,17 +29,17 @@ std::string to_json(const probe::result& r)
         const auto& t = r.tls[i];
         out += fmt::format("{}{{\"server\":{},\"version\":{},\"cipher\":{},\"cert_not_after\":{},\"verified\":{},"
                            "\"insecure\":{}}}",
-            i ? "," : "", quoted(t.server), quoted(t.version), quoted(t.cipher), t.cert_not_after,
+            i ? "," : "", json_quoted(t.server), json_quoted(t.version), json_quoted(t.cipher), t.cert_not_after,
             t.verified ? "true" : "false", t.insecure ? "true" : "false");
     }
     out += fmt::format("],\"cert_days_left\":{},\"warnings\":[",
         r.cert_days_left ? std::to_string(*r.cert_days_left) : std::string("null"));
     for (std::size_t i = 0; i < r.warnings.size(); ++i) {
-        out += (i ? "," : "") + quoted(r.warnings[i]);
+        out += (i ? "," : "") + json_quoted(r.warnings[i]);
     }
     out += "]";
     if (!r.transcript.empty()) {
-        out += ",\"transcript\":" + quoted(r.transcript);
+        out += ",\"transcript\":" + json_quoted(r.transcript);
     }
     out += "}";
     return out;

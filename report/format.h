@@ -4,14 +4,15 @@
 #pragma once
 
 #include "probe/result.h"
+#include "protocols/common/sanitize.h"
 
 #include <string>
 #include <string_view>
 
 namespace report {
 
-/// `s` as a JSON string literal, quotes included (RFC 8259 escaping).
-std::string json_quote(std::string_view s);
+/// JSON string literals, for every JSON this folder writes.
+using protocols::json_quoted;
 
 /// One JSON object, no trailing newline.
 std::string to_json(const probe::result& r);

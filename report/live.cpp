@@ -179,9 +179,9 @@ std::string live_status::status_json() const
         out += fmt::format("{{\"tenant\":{},\"probe\":{},\"topology\":{},\"status\":\"{}\",\"stage\":{},"
                            "\"reason\":{},\"delivery_ms\":{},\"total_ms\":{},\"last_run\":{},\"last_success\":{},"
                            "\"cert_days_left\":{}}}",
-            json_quote(key.first), json_quote(key.second), e.topology, probe::to_string(e.state),
-            e.stage == engine::stage::none ? std::string("null") : json_quote(engine::to_string(e.stage)),
-            json_quote(e.reason), e.delivery_ms, e.total_ms, e.last_run,
+            json_quoted(key.first), json_quoted(key.second), e.topology, probe::to_string(e.state),
+            e.stage == engine::stage::none ? std::string("null") : json_quoted(engine::to_string(e.stage)),
+            json_quoted(e.reason), e.delivery_ms, e.total_ms, e.last_run,
             e.last_success ? fmt::format("{}", *e.last_success) : std::string("null"),
             e.cert_days_left ? fmt::format("{}", *e.cert_days_left) : std::string("null"));
     }

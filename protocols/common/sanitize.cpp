@@ -1,5 +1,7 @@
 #include "protocols/common/sanitize.h"
 
+#include <fmt/format.h>
+
 namespace protocols {
 namespace {
 
@@ -68,6 +70,30 @@ std::string printable(std::string_view text, std::size_t max_bytes)
     if (cut) {
         out += ellipsis.substr(0, max_bytes - out.size());
     }
+    return out;
+}
+
+std::string json_quoted(std::string_view text)
+{
+    std::string out;
+    out.reserve(text.size() + 2);
+    out += '"';
+    for (char c : text) {
+        switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default:
+            if (static_cast<unsigned char>(c) < 0x20) {
+                out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
+            } else {
+                out += c;
+            }
+        }
+    }
+    out += '"';
     return out;
 }
 

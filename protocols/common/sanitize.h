@@ -14,4 +14,8 @@ namespace protocols {
 /// marked with "...". CR and LF become spaces so one reply stays on one line.
 std::string printable(std::string_view text, std::size_t max_bytes = 512);
 
+/// `text` as a JSON string literal (RFC 8259), quotes included: '"', '\\' and control
+/// characters escaped, every other byte as it is.
+std::string json_quoted(std::string_view text);
+
 } // namespace protocols

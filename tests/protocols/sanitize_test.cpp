@@ -26,3 +26,12 @@ TEST(Printable, CutsAtTheLimitWithoutSplittingCharacters)
     EXPECT_EQ(printable("abcdefgh", 8), "abcdefgh");
     EXPECT_EQ(printable("abcdefghij", 2), "..");
 }
+
+TEST(JsonQuoted, EscapesQuotesBackslashesAndControlsOnly)
+{
+    EXPECT_EQ(protocols::json_quoted(""), "\"\"");
+    EXPECT_EQ(protocols::json_quoted("a\"b\\c"), "\"a\\\"b\\\\c\"");
+    EXPECT_EQ(protocols::json_quoted("l1\nl2\r\t"), "\"l1\\nl2\\r\\t\"");
+    EXPECT_EQ(protocols::json_quoted(std::string_view("\x01\x1f", 2)), "\"\\u0001\\u001f\"");
+    EXPECT_EQ(protocols::json_quoted("Grüße /"), "\"Grüße /\"");
+}

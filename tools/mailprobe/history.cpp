@@ -159,8 +159,8 @@ int run_history(const std::vector<std::string>& args)
             std::string line = jsonl
                 ? fmt::format("{{\"hour\":{},\"tenant\":{},\"probe\":{},\"up\":{},\"warning\":{},\"down\":{},"
                               "\"pending\":{},\"delivery_mean_ms\":{},\"delivery_max_ms\":{},\"up_s\":{},\"down_s\":{}}}",
-                      report::json_quote(report::format_time(h.hour_ms)), report::json_quote(h.tenant),
-                      report::json_quote(h.probe), h.up, h.warning, h.down, h.pending, mean, h.delivery_max_ms,
+                      report::json_quoted(report::format_time(h.hour_ms)), report::json_quoted(h.tenant),
+                      report::json_quoted(h.probe), h.up, h.warning, h.down, h.pending, mean, h.delivery_max_ms,
                       h.up_ms / 1000, h.down_ms / 1000)
                 : fmt::format("{} {}/{}: {} up, {} warning, {} down, {} pending; delivery mean {} ms, max {} ms; "
                               "{} s up, {} s down",
@@ -172,7 +172,7 @@ int run_history(const std::vector<std::string>& args)
     }
     auto read = db->read(q, [&](const report::stored_result& s) {
         std::string line = jsonl
-            ? fmt::format("{{\"at\":{},{}", report::json_quote(report::format_time(s.at_ms)),
+            ? fmt::format("{{\"at\":{},{}", report::json_quoted(report::format_time(s.at_ms)),
                   report::to_json(s.r).substr(1))
             : report::format_time(s.at_ms) + " " + report::to_text(s.r);
         std::puts(line.c_str());
