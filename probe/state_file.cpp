@@ -1,6 +1,7 @@
 // See state_file.h.
 #include "probe/state_file.h"
 
+#include "probe/replace_file.h"
 #include "protocols/common/sanitize.h"
 
 #include <fmt/format.h>
@@ -54,30 +55,6 @@ bool read_all(int fd, std::string& out, int& err)
             return false;
         }
     }
-}
-
-bool write_all(int fd, std::string_view data)
-{
-    while (!data.empty()) {
-        ssize_t n = ::write(fd, data.data(), data.size());
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return false;
-        }
-        data.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
-}
-
-std::string folder_of(const std::string& path)
-{
-    auto slash = path.rfind('/');
-    if (slash == std::string::npos) {
-        return ".";
-    }
-    return slash == 0 ? "/" : path.substr(0, slash);
 }
 
 } // namespace
@@ -218,28 +195,8 @@ std::string state_file::to_json() const
 
 engine::result<void> state_file::save() const
 {
-    std::string tmp = fmt::format("{}.tmp.{}", m_path, ::getpid());
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        return file_error(tmp, "cannot create: " + sys_text(errno));
-    }
-    bool ok = write_all(fd, to_json()) && ::fsync(fd) == 0;
-    int err = errno;
-    ::close(fd);
-    if (!ok) {
-        ::unlink(tmp.c_str());
-        return file_error(tmp, "cannot write: " + sys_text(err));
-    }
-    if (::rename(tmp.c_str(), m_path.c_str()) != 0) {
-        err = errno;
-        ::unlink(tmp.c_str());
-        return file_error(m_path, "cannot replace: " + sys_text(err));
-    }
-    // The rename itself must reach the disk for the new state to survive a power cut.
-    int dir = ::open(folder_of(m_path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir >= 0) {
-        ::fsync(dir);
-        ::close(dir);
+    if (auto r = replace_file(m_path, to_json()); !r) {
+        return file_error(m_path, "cannot replace: " + r.err().message);
     }
     return {};
 }

@@ -3,6 +3,7 @@
 
 #include "engine/timer.h"
 #include "probe/client_assertion.h"
+#include "probe/replace_file.h"
 #include "protocols/common/sanitize.h"
 #include "protocols/http/client.h"
 
@@ -144,6 +145,15 @@ bool drain(int& fd, std::string& into, std::size_t cap)
     }
 }
 
+/// The rotated token, one line, replacing the file (probe/replace_file.h).
+engine::result<void> store_refresh_token(const std::string& path, std::string_view token)
+{
+    if (auto r = replace_file(path, std::string(token) + "\n"); !r) {
+        return auth_error(errc::io, fmt::format("cannot store the rotated refresh token in {}: {}", path, r.err().message));
+    }
+    return {};
+}
+
 } // namespace
 
 std::optional<token_response> parse_token_response(std::string_view body)
@@ -178,46 +188,6 @@ std::optional<token_response> parse_token_response(std::string_view body)
         }
     }
     return out;
-}
-
-engine::result<void> replace_secret_file(const std::string& path, std::string_view content)
-{
-    auto slash = path.rfind('/');
-    std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-    std::string tmp = path + ".tmp.XXXXXX";
-    auto failed = [&](std::string_view what) {
-        return auth_error(errc::io, fmt::format("cannot store the rotated refresh token in {}: {}: {}", path, what,
-            std::strerror(errno)));
-    };
-    // mkstemp creates the file with mode 0600, before any byte of the token is in it.
-    int fd = ::mkstemp(tmp.data());
-    if (fd < 0) {
-        return failed("create");
-    }
-    std::size_t done = 0;
-    while (done < content.size()) {
-        ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            break;
-        }
-        done += static_cast<std::size_t>(n);
-    }
-    bool ok = done == content.size() && ::fchmod(fd, 0600) == 0 && ::fsync(fd) == 0;
-    ok = ::close(fd) == 0 && ok;
-    if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-        auto e = failed(ok ? "rename" : "write");
-        ::unlink(tmp.c_str());
-        return e;
-    }
-    // The rename is durable only once the directory is.
-    if (int d = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); d >= 0) {
-        ::fsync(d);
-        ::close(d);
-    }
-    return {};
 }
 
 task<engine::result<std::string>> run_token_command(std::vector<std::string> argv, command_limits limits)
@@ -426,12 +396,12 @@ task<engine::result<std::pair<std::string, std::chrono::seconds>>> token_cache::
         // The provider has retired the old token: until the new one is on disk, it lives here,
         // and the next refresh tries the file again.
         m_unsaved[flow.refresh_token_file] = parsed->refresh_token;
-        if (auto stored = replace_secret_file(flow.refresh_token_file, parsed->refresh_token + "\n"); !stored) {
+        if (auto stored = store_refresh_token(flow.refresh_token_file, parsed->refresh_token); !stored) {
             co_return std::move(stored).err();
         }
         m_unsaved.erase(flow.refresh_token_file);
     } else if (flow.type == grant::refresh_token && m_unsaved.contains(flow.refresh_token_file)) {
-        if (auto stored = replace_secret_file(flow.refresh_token_file, refresh_token + "\n"); !stored) {
+        if (auto stored = store_refresh_token(flow.refresh_token_file, refresh_token); !stored) {
             co_return std::move(stored).err();
         }
         m_unsaved.erase(flow.refresh_token_file);

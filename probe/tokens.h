@@ -56,9 +56,6 @@ struct token_response {
 /// Fields of the wrong type count as absent.
 std::optional<token_response> parse_token_response(std::string_view body);
 
-/// Replaces `path` with `content` safely: a temporary file in the same directory created with
-/// mode 0600, written, fsync'ed and renamed over `path`. Errors carry stage auth.
-engine::result<void> replace_secret_file(const std::string& path, std::string_view content);
 
 /// Limits of a token command.
 struct command_limits {
