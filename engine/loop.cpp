@@ -1,5 +1,7 @@
 #include "engine/loop.h"
 
+#include "engine/resolver.h"
+
 #include <cassert>
 
 namespace engine {
@@ -46,6 +48,14 @@ const std::vector<std::string>* loop::static_host(const std::string& name) const
 {
     auto it = m_hosts.find(name);
     return it == m_hosts.end() ? nullptr : &it->second;
+}
+
+dns_cache& loop::dns()
+{
+    if (!m_dns) {
+        m_dns = std::make_unique<dns_cache>();
+    }
+    return *m_dns;
 }
 
 } // namespace engine

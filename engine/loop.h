@@ -19,6 +19,8 @@
 
 namespace engine {
 
+class dns_cache;
+
 using clock = std::chrono::steady_clock;
 /// Deadlines are absolute instants on the monotonic clock. There is no "no deadline".
 using deadline = clock::time_point;
@@ -54,6 +56,9 @@ public:
     void add_host(std::string name, std::string address);
     const std::vector<std::string>* static_host(const std::string& name) const;
 
+    /// The names this loop looked up (engine/resolver.h), made on first use.
+    dns_cache& dns();
+
     /// Bytes that live only between a libuv read and its callback (TLS ciphertext).
     std::span<char> scratch() noexcept { return {m_scratch.get(), scratch_size}; }
 
@@ -74,6 +79,7 @@ private:
     loop* m_previous;
     std::unique_ptr<char[]> m_scratch;
     std::map<std::string, std::vector<std::string>, std::less<>> m_hosts;
+    std::unique_ptr<dns_cache> m_dns;
 };
 
 } // namespace engine

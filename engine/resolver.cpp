@@ -6,8 +6,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 
-#include <coroutine>
 #include <cstring>
+#include <memory>
 
 namespace engine {
 
@@ -39,121 +39,122 @@ std::optional<address> parse_ip(const std::string& host, std::uint16_t port)
 
 namespace {
 
-// Outlives the awaiting coroutine when the deadline passes first: libuv's thread pool
-// cannot stop a getaddrinfo() in progress, so the request frees itself when it returns.
-struct lookup {
+/// The system resolver: getaddrinfo() on libuv's thread pool. The request frees itself when
+/// it returns (the pool cannot stop a getaddrinfo() in progress; waiters have deadlines).
+struct system_request {
     uv_getaddrinfo_t req{};
-    uv_timer_t timer{};
-    std::coroutine_handle<> waiter;
-    int refs = 2;   // the request and the timer handle
-    bool stopped = false;
-    std::optional<result<std::vector<address>>> outcome;
     std::string host;
-
-    struct on_stop {
-        lookup* self;
-        void operator()() const noexcept
-        {
-            // Never resume inline (we may be inside request_stop()): fire the timer now.
-            if (!self->outcome) {
-                self->stopped = true;
-                uv_timer_start(&self->timer, on_timer, 0, 0);
-            }
-        }
-    };
-    std::optional<std::stop_callback<on_stop>> stop_cb;
-
-    void release()
-    {
-        if (--refs == 0) {
-            delete this;
-        }
-    }
-
-    void finish(result<std::vector<address>> r)
-    {
-        if (outcome) {
-            return;
-        }
-        outcome.emplace(std::move(r));
-        stop_cb.reset();
-        uv_timer_stop(&timer);
-        uv_close(reinterpret_cast<uv_handle_t*>(&timer), [](uv_handle_t* h) {
-            static_cast<lookup*>(h->data)->release();
-        });
-        if (waiter) {
-            std::exchange(waiter, nullptr).resume();
-        }
-    }
-
-    static void on_timer(uv_timer_t* t)
-    {
-        auto* o = static_cast<lookup*>(t->data);
-        o->finish(o->stopped ? make_error(stage::resolve, errc::cancelled, "resolving " + o->host + " was cancelled")
-                             : make_error(stage::resolve, errc::timed_out, "timed out resolving " + o->host));
-    }
+    std::function<void(lookup_result)> done;
 
     static void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res)
     {
-        auto* self = static_cast<lookup*>(req->data);
-        if (status == 0) {
-            std::vector<address> found;
-            for (addrinfo* ai = res; ai; ai = ai->ai_next) {
-                if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6) {
-                    address a;
-                    std::memcpy(&a.storage, ai->ai_addr, ai->ai_addrlen);
-                    found.push_back(a);
-                }
-            }
-            self->finish(std::move(found));
-        } else {
-            self->finish(make_error(stage::resolve, errc::resolve_failed,
+        std::unique_ptr<system_request> self(static_cast<system_request*>(req->data));
+        if (status != 0) {
+            uv_freeaddrinfo(res);
+            self->done(make_error(stage::resolve, errc::resolve_failed,
                 "cannot resolve " + self->host + ": " + uv_strerror(status)));
+            return;
+        }
+        std::vector<address> found;
+        for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+            if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6) {
+                address a;
+                std::memcpy(&a.storage, ai->ai_addr, ai->ai_addrlen);
+                found.push_back(a);
+            }
         }
         uv_freeaddrinfo(res);
-        self->release();
+        self->done(std::move(found));
     }
 };
 
-struct lookup_awaiter {
-    lookup* op;
-    deadline until;
-    std::uint16_t port;
-
-    bool await_ready() const noexcept { return false; }
-    template <class P>
-    bool await_suspend(std::coroutine_handle<P> h)
-    {
-        return start(h, detail::stop_token_of(h));
+void system_lookup(const std::string& host, std::function<void(lookup_result)> done)
+{
+    auto req = std::make_unique<system_request>();
+    req->req.data = req.get();
+    req->host = host;
+    req->done = std::move(done);
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_ADDRCONFIG;
+    int rc = uv_getaddrinfo(loop::current().native(), &req->req, system_request::on_resolved, req->host.c_str(),
+        nullptr, &hints);
+    if (rc != 0) {
+        req->done(make_error(stage::resolve, errc::resolve_failed, "cannot resolve " + host + ": " + uv_strerror(rc)));
+        return;
     }
-    // The op is alive here: its request reference is released only after finish() returns.
-    result<std::vector<address>> await_resume() { return std::move(*op->outcome); }
+    req.release();   // on_resolved owns it now
+}
 
-    bool start(std::coroutine_handle<> h, std::stop_token stop)
-    {
-        uv_loop_t* l = loop::current().native();
-        op->req.data = op;
-        op->timer.data = op;
-        uv_timer_init(l, &op->timer);
-        addrinfo hints{};
-        hints.ai_family = AF_UNSPEC;
-        hints.ai_socktype = SOCK_STREAM;
-        hints.ai_flags = AI_ADDRCONFIG;
-        std::string service = std::to_string(port);
-        int rc = uv_getaddrinfo(l, &op->req, lookup::on_resolved, op->host.c_str(), service.c_str(), &hints);
-        if (rc != 0) {
-            op->refs = 1;   // no request in flight
-            op->finish(make_error(stage::resolve, errc::resolve_failed, "cannot resolve " + op->host + ": " + uv_strerror(rc)));
-            return false;
-        }
-        op->waiter = h;
-        uv_timer_start(&op->timer, lookup::on_timer, millis_until(until), 0);
-        op->stop_cb.emplace(std::move(stop), lookup::on_stop{op});
-        return true;
+task<bool> nap(deadline until)
+{
+    co_return co_await sleep_until(until);
+}
+
+void set_port(address& a, std::uint16_t port) noexcept
+{
+    if (a.storage.ss_family == AF_INET) {
+        reinterpret_cast<sockaddr_in*>(&a.storage)->sin_port = htons(port);
+    } else {
+        reinterpret_cast<sockaddr_in6*>(&a.storage)->sin6_port = htons(port);
     }
-};
+}
 
 } // namespace
+
+void dns_cache::configure(dns_settings s)
+{
+    m_settings = std::move(s);
+    m_entries.clear();
+}
+
+task<lookup_result> dns_cache::find(std::string host, deadline until)
+{
+    std::shared_ptr<entry> e;
+    if (auto it = m_entries.find(host);
+        it != m_entries.end() && (!it->second->outcome || clock::now() < it->second->expires)) {
+        e = it->second;
+    } else {
+        e = std::make_shared<entry>();
+        m_entries.insert_or_assign(host, e);
+        ++m_lookups;
+        auto done = [this, host, e](lookup_result r) { complete(host, e, std::move(r)); };
+        if (m_settings.lookup) {
+            m_settings.lookup(host, std::move(done));
+        } else {
+            system_lookup(host, std::move(done));
+        }
+    }
+    if (!e->outcome) {
+        // Wait for the shared lookup, or for our own deadline or stop, whichever comes first.
+        auto stop = co_await current_stop_token();
+        std::stop_source wake;
+        std::stop_callback forward(stop, [&wake] { wake.request_stop(); });
+        e->waiting.push_back(&wake);
+        co_await nap(until).under(wake.get_token());
+        std::erase(e->waiting, &wake);
+        if (!e->outcome) {
+            co_return stop.stop_requested()
+                ? make_error(stage::resolve, errc::cancelled, "resolving " + host + " was cancelled")
+                : make_error(stage::resolve, errc::timed_out, "timed out resolving " + host);
+        }
+    }
+    co_return *e->outcome;
+}
+
+void dns_cache::complete(const std::string& host, const std::shared_ptr<entry>& e, lookup_result r)
+{
+    if (r && r->empty()) {
+        r = make_error(stage::resolve, errc::resolve_failed, host + " has no IPv4 or IPv6 address");
+    }
+    e->expires = clock::now() + (r ? m_settings.ttl : m_settings.negative_ttl);
+    e->outcome.emplace(std::move(r));
+    // Wakes resume from the loop (the sleeps' close callbacks), never inside this call.
+    for (std::stop_source* w : e->waiting) {
+        w->request_stop();
+    }
+}
 
 task<result<std::vector<address>>> resolve(std::string host, std::uint16_t port, deadline until)
 {
@@ -176,13 +177,15 @@ task<result<std::vector<address>>> resolve(std::string host, std::uint16_t port,
     if (host.empty()) {
         co_return make_error(stage::resolve, errc::invalid_argument, "empty host name");
     }
-    auto* op = new lookup;
-    op->host = host;
-    auto r = co_await lookup_awaiter{op, until, port};
-    if (r && r->empty()) {
-        co_return make_error(stage::resolve, errc::resolve_failed, host + " has no IPv4 or IPv6 address");
+    auto found = co_await loop::current().dns().find(std::move(host), until);
+    if (!found) {
+        co_return std::move(found).err();
     }
-    co_return r;
+    out = std::move(*found);
+    for (address& a : out) {
+        set_port(a, port);
+    }
+    co_return out;
 }
 
 } // namespace engine
