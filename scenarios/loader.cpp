@@ -138,10 +138,16 @@ constexpr std::array<std::string_view, 9> top_keys{
     "$schema", "version", "internal_domains", "hmac_key", "defaults", "servers", "mailboxes", "tenants", "probes"};
 enum top_key { t_schema, t_version, t_internal_domains, t_hmac_key, t_defaults, t_servers, t_mailboxes, t_tenants, t_probes };
 
-constexpr std::array<std::string_view, 9> defaults_keys{"connect_timeout", "command_timeout", "interval", "deadline",
-    "poll", "junk_verdict", "warn_latency", "warn_cert_days", "require_auth_results"};
+constexpr std::array<std::string_view, 11> defaults_keys{"connect_timeout", "command_timeout", "interval", "deadline",
+    "poll", "junk_verdict", "warn_latency", "warn_cert_days", "require_auth_results", "limits", "dns_ttl"};
 enum defaults_key { d_connect_timeout, d_command_timeout, d_interval, d_deadline, d_poll, d_junk_verdict,
-    d_warn_latency, d_warn_cert_days, d_require_auth_results };
+    d_warn_latency, d_warn_cert_days, d_require_auth_results, d_limits, d_dns_ttl };
+
+constexpr std::array<std::string_view, 5> limits_keys{"concurrent", "per_server", "per_tenant", "backoff_initial",
+    "backoff_max"};
+enum limits_key { l_concurrent, l_per_server, l_per_tenant, l_backoff_initial, l_backoff_max };
+// Far above what one loop can run (docs/SCALING.md); a larger number is a typo.
+constexpr std::int64_t max_run_limit = 1'000'000;
 
 constexpr std::array<std::string_view, 12> server_keys{"name", "protocol", "host", "port", "tls", "ca_file",
     "verify_name", "insecure", "zone", "connect_timeout", "command_timeout", "auth"};
@@ -251,6 +257,7 @@ private:
 
     void read_top(od::object& root, const char* at);
     void read_defaults(od::value& v);
+    void read_limits(od::value& v);
     void read_server(od::value& v);
     std::optional<credential> read_auth(od::value& v);
     std::optional<oauth2_flow> read_oauth2(od::value& v);
@@ -871,9 +878,47 @@ void reader::read_defaults(od::value& v)
         case d_warn_latency: if (auto x = duration(value)) d.warn_latency = *x; break;
         case d_warn_cert_days: if (auto x = integer(value, 0, 3650)) d.warn_cert_days = static_cast<int>(*x); break;
         case d_require_auth_results: d.require_auth_results = read_auth_results(value); break;
+        case d_limits: read_limits(value); break;
+        case d_dns_ttl: if (auto x = duration(value)) d.dns_ttl = *x; break;
         default: break;
         }
     });
+}
+
+void reader::read_limits(od::value& v)
+{
+    const char* at = where(v);
+    run_limits& l = m_scenario.defaults_block.limits;
+    auto count = [&](od::value& value, std::uint32_t& into) {
+        if (auto x = integer(value, 1, max_run_limit)) {
+            into = static_cast<std::uint32_t>(*x);
+        }
+    };
+    // A zero back-off would retry a refusing server at every run: the hammering it prevents.
+    auto backoff = [&](od::value& value, milliseconds& into) {
+        const char* value_at = where(value);
+        if (auto x = duration(value)) {
+            if (x->count() == 0) {
+                error(value_at, last_key() + " must be longer than 0");
+            } else {
+                into = *x;
+            }
+        }
+    };
+    std::uint64_t set = fields(v, limits_keys, 0, [&](int key, od::value& value) {
+        switch (key) {
+        case l_concurrent: count(value, l.concurrent); break;
+        case l_per_server: count(value, l.per_server); break;
+        case l_per_tenant: count(value, l.per_tenant); break;
+        case l_backoff_initial: backoff(value, l.backoff_initial); break;
+        case l_backoff_max: backoff(value, l.backoff_max); break;
+        default: break;
+        }
+    });
+    if ((set & (bit(l_backoff_initial) | bit(l_backoff_max))) && l.backoff_max < l.backoff_initial) {
+        path_push p(*this, "backoff_max");
+        error(at, "backoff_max must not be shorter than backoff_initial");
+    }
 }
 
 // Exactly one way to log in (checked once the object had any key at all).

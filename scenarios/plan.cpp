@@ -98,6 +98,8 @@ plan make_plan(const scenario& s, const plan_filter& filter)
     plan out;
     out.hmac_key = std::make_shared<const secret>(s.hmac_key);
     out.internal_domains = s.internal_domains;
+    out.limits = s.defaults_block.limits;
+    out.dns_ttl = s.defaults_block.dns_ttl;
 
     auto servers = share_all(s.servers);
     auto mailboxes = share_all(s.mailboxes);

@@ -43,6 +43,8 @@ struct plan_filter {
 struct plan {
     std::shared_ptr<const secret> hmac_key;
     std::vector<std::string> internal_domains;
+    run_limits limits;                  // the scenario's defaults.limits
+    std::chrono::milliseconds dns_ttl{60'000};
     std::vector<probe_plan> probes;     // in file order
     std::vector<std::string> errors;    // filters that matched nothing, unresolved references
 };

@@ -152,6 +152,17 @@ struct probe {
     bool enabled = true;
 };
 
+/// How many runs may be in flight at once, and how a server that refuses connections is
+/// left alone: the "limits" object of the "defaults" block (docs/SCALING.md). A server is its
+/// host:port; a run counts against its SMTP server and its fetch server for its whole length.
+struct run_limits {
+    std::uint32_t concurrent = 2000;   // in this process
+    std::uint32_t per_server = 100;
+    std::uint32_t per_tenant = 200;
+    std::chrono::milliseconds backoff_initial{30'000};   // after a refused connection; doubles
+    std::chrono::milliseconds backoff_max{900'000};      // per further refusal, up to this
+};
+
 /// What the "defaults" block may set; each probe and server field not given takes these.
 struct defaults {
     std::chrono::milliseconds connect_timeout{10'000};
@@ -163,6 +174,8 @@ struct defaults {
     std::chrono::milliseconds warn_latency{60'000};
     int warn_cert_days = 14;
     auth_results_policy require_auth_results;
+    run_limits limits{};
+    std::chrono::milliseconds dns_ttl{60'000};   // how long a looked-up host name is reused
 };
 
 struct scenario {

@@ -207,6 +207,19 @@ const broken_case broken_cases[] = {
     {"wrong version", R"("internal_domains")", R"("version": 2, "internal_domains")", "/version",
         "version must be 1 (the only scenario format so far)"},
     {"not an object", R"({"name": "t"}, {"name": "u")", R"("t", {"name": "u")", "/tenants/0", "value must be an object"},
+    {"limit of zero", R"("internal_domains")", R"("defaults": {"limits": {"per_server": 0}}, "internal_domains")",
+        "/defaults/limits/per_server", "per_server must be 1-1000000"},
+    {"limit not a number", R"("internal_domains")", R"("defaults": {"limits": {"concurrent": "many"}}, "internal_domains")",
+        "/defaults/limits/concurrent", "concurrent must be a number"},
+    {"unknown limit", R"("internal_domains")", R"("defaults": {"limits": {"speed": 5}}, "internal_domains")",
+        "/defaults/limits/speed", "unknown key 'speed'"},
+    {"zero back-off", R"("internal_domains")", R"("defaults": {"limits": {"backoff_initial": "0s"}}, "internal_domains")",
+        "/defaults/limits/backoff_initial", "backoff_initial must be longer than 0"},
+    {"back-off cap below its start", R"("internal_domains")",
+        R"("defaults": {"limits": {"backoff_initial": "2m", "backoff_max": "1m"}}, "internal_domains")",
+        "/defaults/limits/backoff_max", "backoff_max must not be shorter than backoff_initial"},
+    {"bad dns_ttl", R"("internal_domains")", R"("defaults": {"dns_ttl": "forever"}, "internal_domains")",
+        "/defaults/dns_ttl", "dns_ttl 'forever' is not a duration; write e.g. \"250ms\", \"30s\", \"5m\" or \"1h30m\""},
 };
 
 TEST(Loader, BrokenFilesNameThePathAndTheProblem)
@@ -478,6 +491,31 @@ TEST(Loader, DefaultsApplyWhereverTheBlockIs)
     EXPECT_EQ(p.require_auth_results.spf, std::vector<std::string>{"pass"});
     EXPECT_EQ(p.require_auth_results.dmarc, (std::vector<std::string>{"pass", "none"}));
     EXPECT_EQ(r.value->servers[0].command_timeout, 1min);
+}
+
+TEST(Loader, LimitsAndDnsTtlComeFromTheDefaultsBlock)
+{
+    auto plain = load_string(base_scenario, "base.json", options());
+    ASSERT_TRUE(plain.ok()) << all_errors(plain);
+    const auto& built_in = plain.value->defaults_block;
+    EXPECT_EQ(built_in.limits.concurrent, 2000u);
+    EXPECT_EQ(built_in.limits.per_server, 100u);
+    EXPECT_EQ(built_in.limits.per_tenant, 200u);
+    EXPECT_EQ(built_in.limits.backoff_initial, 30s);
+    EXPECT_EQ(built_in.limits.backoff_max, 15min);
+    EXPECT_EQ(built_in.dns_ttl, 60s);
+
+    auto r = load_string(edited(R"("internal_domains")", R"("defaults": {"dns_ttl": "5m", "limits": {"concurrent": 50,
+        "per_server": 4, "per_tenant": 10, "backoff_initial": "10s", "backoff_max": "2m"}}, "internal_domains")"),
+        "l.json", options());
+    ASSERT_TRUE(r.ok()) << all_errors(r);
+    const auto& l = r.value->defaults_block.limits;
+    EXPECT_EQ(l.concurrent, 50u);
+    EXPECT_EQ(l.per_server, 4u);
+    EXPECT_EQ(l.per_tenant, 10u);
+    EXPECT_EQ(l.backoff_initial, 10s);
+    EXPECT_EQ(l.backoff_max, 2min);
+    EXPECT_EQ(r.value->defaults_block.dns_ttl, 5min);
 }
 
 TEST(Loader, LoadsAHundredThousandProbes)

@@ -9,6 +9,7 @@
 #include "tools/mailprobe/flags.h"
 
 #include "engine/loop.h"
+#include "engine/resolver.h"
 #include "engine/scope.h"
 #include "protocols/http/server.h"
 #include "report/live.h"
@@ -182,6 +183,7 @@ engine::task<void> on_reload_signals(scheduler::schedule* s, const run_options* 
             if (o->live) {
                 o->live->set_probes(probes_of(next->plan));
             }
+            engine::loop::current().dns().set_ttl(next->plan.dns_ttl);
             s->reload(std::move(next->plan), std::move(next->ctx));
         } else {
             std::fprintf(stderr, "mailprobe run: SIGHUP: %s did not load; the running scenario goes on\n",
@@ -401,6 +403,7 @@ int run_run(const std::vector<std::string>& args)
         o.live = &live;
         std::fprintf(stderr, "mailprobe run: listening on %s:%u\n", o.listen_ip.c_str(), unsigned{http->port()});
     }
+    loop.dns().set_ttl(first->plan.dns_ttl);
     loop.run(run_all(&s, std::move(*first), &o, http ? &*http : nullptr, &pages));
     if (state) {
         if (auto saved = state->save(); !saved) {
