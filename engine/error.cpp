@@ -7,6 +7,7 @@ std::string_view to_string(stage s) noexcept
     switch (s) {
     case stage::none: return "none";
     case stage::scenario: return "scenario";
+    case stage::schedule: return "schedule";
     case stage::resolve: return "resolve";
     case stage::connect: return "connect";
     case stage::tls: return "tls";

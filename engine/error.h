@@ -14,6 +14,7 @@ namespace engine {
 enum class stage : std::uint8_t {
     none,
     scenario,
+    schedule,   // the run did not start: a run limit stayed full until the probe's next start
     resolve,
     connect,
     tls,

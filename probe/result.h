@@ -63,6 +63,8 @@ struct result {
     engine::stage stage = engine::stage::none;   // none when up
     std::string reason;                   // "filed as spam in Junk", "not delivered within 60 s"
     std::string server_reply;             // the server's own words, printable; may be empty
+    std::optional<engine::errc> code{};   // set when a stage failed: what the engine saw
+    std::string failed_server{};          // the scenario server a failed stage talked to
     std::string probe_id;                 // the UUIDv7 of this run's message
     bool next_poll = false;               // sent by this run, looked for by the next one:
                                           // delivery is then "seen by", not "arrived after"

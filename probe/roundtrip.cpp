@@ -160,6 +160,7 @@ void fail(result& r, error e, stage fallback)
         e.where = fallback;
     }
     r.reason = e.describe();
+    r.code = e.code;
     r.server_reply = std::move(e.message);
 }
 
@@ -629,6 +630,7 @@ task<void> poll(poll_state* st, poller* mailbox, poller* bounces, engine::deadli
         auto done = co_await mailbox->round();
         if (!done) {
             fail(r, std::move(done).err(), st->any_found() ? stage::cleanup : stage::fetch);
+            r.failed_server = st->plan->fetch_server->name;
             co_return;
         }
         if (st->any_found() && st->fetch_ms == 0) {
@@ -741,6 +743,7 @@ task<std::optional<sent_probe>> send_probe(const scenarios::probe_plan* plan, co
             forget_refused(ctx->tokens, *plan->send_via->auth, smtp_token, sent.err());
         }
         fail(*r, std::move(sent).err(), stage::send);
+        r->failed_server = plan->send_via->name;
         co_return std::nullopt;
     }
     const auto& t = sent->timings;
