@@ -1,4 +1,4 @@
-// Scenario -> flat probe plan. Servers, mailboxes and tenants are copied once each into
+// Scenario -> flat probe plan. Servers, mailboxes and tenants are copied (or moved) once each into
 // shared_ptrs and shared by every probe that uses them.
 //
 // Refuses (as plan errors) filters that name no tenant or probe, and references that do not
@@ -6,6 +6,7 @@
 #include "scenarios/plan.h"
 
 #include <algorithm>
+#include <type_traits>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -13,13 +14,25 @@ namespace scenarios {
 
 namespace {
 
+/// `item` shared: moved out of a scenario the caller gave away (non-const), else copied.
 template <typename T>
-std::unordered_map<std::string_view, std::shared_ptr<const T>> share_all(const std::vector<T>& items)
+std::shared_ptr<const std::remove_const_t<T>> share(T& item)
 {
-    std::unordered_map<std::string_view, std::shared_ptr<const T>> out;
+    if constexpr (std::is_const_v<T>) {
+        return std::make_shared<const std::remove_const_t<T>>(item);
+    } else {
+        return std::make_shared<const T>(std::move(item));
+    }
+}
+
+template <typename Items>
+auto share_all(Items& items)
+{
+    using item_type = typename std::remove_const_t<Items>::value_type;
+    std::unordered_map<std::string_view, std::shared_ptr<const item_type>> out;
     out.reserve(items.size());
-    for (const T& item : items) {
-        auto copy = std::make_shared<const T>(item);
+    for (auto& item : items) {
+        auto copy = share(item);
         std::string_view key = copy->name;   // the key views the shared copy, which the map keeps
         out.emplace(key, std::move(copy));
     }
@@ -93,7 +106,12 @@ std::uint32_t shard_of(std::string_view tenant, std::string_view probe, std::uin
     return best;
 }
 
-plan make_plan(const scenario& s, const plan_filter& filter)
+namespace {
+
+/// Builds the plan; from a non-const `s` it moves servers, mailboxes, tenants and probes
+/// out (after reading every name it needs) instead of copying them.
+template <typename Scenario>
+plan build(Scenario& s, const plan_filter& filter)
 {
     plan out;
     out.hmac_key = std::make_shared<const secret>(s.hmac_key);
@@ -101,16 +119,14 @@ plan make_plan(const scenario& s, const plan_filter& filter)
     out.limits = s.defaults_block.limits;
     out.dns_ttl = s.defaults_block.dns_ttl;
 
-    auto servers = share_all(s.servers);
-    auto mailboxes = share_all(s.mailboxes);
-    auto tenants = share_all(s.tenants);
-
+    // First which probes are in and what the filters matched, while every name is in place.
     std::unordered_set<std::string_view> want_tenants(filter.tenants.begin(), filter.tenants.end());
     std::unordered_set<std::string_view> want_probes(filter.probes.begin(), filter.probes.end());
     std::unordered_set<std::string_view> seen_tenants;
     std::unordered_set<std::string_view> seen_probes;
-
-    for (const probe& p : s.probes) {
+    std::vector<bool> included(s.probes.size(), false);
+    for (std::size_t i = 0; i < s.probes.size(); ++i) {
+        const probe& p = s.probes[i];
         if (!want_tenants.empty() && !want_tenants.contains(p.tenant)) {
             continue;
         }
@@ -129,6 +145,30 @@ plan make_plan(const scenario& s, const plan_filter& filter)
         if (filter.shards > 1 && shard_of(p.tenant, p.name, filter.shards) != filter.shard) {
             continue;
         }
+        included[i] = true;
+    }
+    for (const std::string& t : filter.tenants) {
+        if (!seen_tenants.contains(t)) {
+            out.errors.push_back(s.find_tenant(t) ? "tenant '" + t + "' has no probes"
+                                                  : "tenant '" + t + "' is not defined");
+        }
+    }
+    for (const std::string& name : filter.probes) {
+        if (!seen_probes.contains(name)) {
+            out.errors.push_back(s.find_probe(name) ? "probe '" + name + "' is not in the selected tenants"
+                                                    : "probe '" + name + "' is not defined");
+        }
+    }
+
+    auto servers = share_all(s.servers);
+    auto mailboxes = share_all(s.mailboxes);
+    auto tenants = share_all(s.tenants);
+    out.probes.reserve(static_cast<std::size_t>(std::count(included.begin(), included.end(), true)));
+    for (std::size_t i = 0; i < s.probes.size(); ++i) {
+        if (!included[i]) {
+            continue;
+        }
+        auto& p = s.probes[i];
         probe_plan pp;
         pp.owner = lookup(tenants, p.tenant);
         pp.send_via = lookup(servers, p.send_via);
@@ -144,22 +184,22 @@ plan make_plan(const scenario& s, const plan_filter& filter)
             continue;
         }
         pp.offset = start_offset(p.tenant, p.name, p.interval);
-        pp.spec = std::make_shared<const probe>(p);
+        pp.spec = share(p);   // last: p may be moved from now
         out.probes.push_back(std::move(pp));
     }
-    for (const std::string& t : filter.tenants) {
-        if (!seen_tenants.contains(t)) {
-            out.errors.push_back(s.find_tenant(t) ? "tenant '" + t + "' has no probes"
-                                                  : "tenant '" + t + "' is not defined");
-        }
-    }
-    for (const std::string& name : filter.probes) {
-        if (!seen_probes.contains(name)) {
-            out.errors.push_back(s.find_probe(name) ? "probe '" + name + "' is not in the selected tenants"
-                                                    : "probe '" + name + "' is not defined");
-        }
-    }
     return out;
+}
+
+} // namespace
+
+plan make_plan(const scenario& s, const plan_filter& filter)
+{
+    return build(s, filter);
+}
+
+plan make_plan(scenario&& s, const plan_filter& filter)
+{
+    return build(s, filter);
 }
 
 } // namespace scenarios

@@ -52,6 +52,9 @@ struct plan {
 /// Builds the plan for `s` (which should have passed validate()). Copies what it keeps, so the
 /// plan does not refer to `s` afterwards.
 plan make_plan(const scenario& s, const plan_filter& filter = {});
+/// The same, taking `s` apart instead of copying it: for a scenario loaded only to be planned
+/// (100,000 probes and their mailboxes are not copied twice).
+plan make_plan(scenario&& s, const plan_filter& filter = {});
 
 /// The stable start offset of a probe within `interval`: FNV-1a 64 of "tenant/probe" modulo
 /// the interval, so it does not depend on the standard library's std::hash.

@@ -51,6 +51,30 @@ TEST(Plan, ResolvesAndSharesReferences)
     EXPECT_EQ(p.internal_domains, std::vector<std::string>{"internal.test"});
 }
 
+TEST(Plan, TakingTheScenarioApartGivesTheSamePlan)
+{
+    for (const scenarios::plan_filter& f :
+        {scenarios::plan_filter{}, scenarios::plan_filter{{"u"}, {}, false}, scenarios::plan_filter{{}, {"off", "ghost"}, true}}) {
+        auto s = three_probes();
+        auto copied = scenarios::make_plan(s, f);
+        auto moved = scenarios::make_plan(std::move(s), f);
+        EXPECT_EQ(copied.errors, moved.errors);
+        ASSERT_EQ(copied.probes.size(), moved.probes.size());
+        for (std::size_t i = 0; i < copied.probes.size(); ++i) {
+            const auto& c = copied.probes[i];
+            const auto& m = moved.probes[i];
+            EXPECT_EQ(c.spec->name, m.spec->name);
+            EXPECT_EQ(c.spec->to, m.spec->to);
+            EXPECT_EQ(c.owner->name, m.owner->name);
+            EXPECT_EQ(c.send_via->host, m.send_via->host);
+            EXPECT_EQ(c.fetch->login.user, m.fetch->login.user);
+            EXPECT_EQ(c.fetch->login.password->reveal(), m.fetch->login.password->reveal());
+            EXPECT_EQ(c.fetch_server->name, m.fetch_server->name);
+            EXPECT_EQ(c.offset, m.offset);
+        }
+    }
+}
+
 TEST(Plan, OutlivesTheScenario)
 {
     scenarios::plan p;

@@ -108,7 +108,7 @@ std::optional<loaded_plan> load_plan(const run_options& o, const char* what)
     if (!loaded.ok()) {
         return std::nullopt;
     }
-    auto plan = scenarios::make_plan(*loaded.value, o.filter);
+    auto plan = scenarios::make_plan(std::move(*loaded.value), o.filter);
     for (const auto& e : plan.errors) {
         std::fprintf(stderr, "%serror: %s\n", what, e.c_str());
     }
