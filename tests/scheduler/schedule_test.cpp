@@ -308,6 +308,32 @@ TEST(Schedule, ADrainReportsTheRunsStillWaitingForASlot)
     EXPECT_EQ(f.of("hog").size(), 1u);   // the run in flight still finished
 }
 
+TEST(Schedule, AReloadReportsTheOldPlansRunsStillWaitingAndTheNewLimitsApply)
+{
+    fixture f(false, 50ms);
+    auto plan = plan_of({"hog", "b"}, 1h);
+    plan.probes[1].offset = 10ms;
+    plan.limits.concurrent = 1;
+    drive(f, std::move(plan), [](scheduler::schedule* s) -> engine::task<void> {
+        if (!co_await engine::sleep_for(100ms)) {
+            co_return;
+        }
+        s->reload(plan_of({"new"}, 1h), test_context());   // the built-in limits: 2,000 runs
+        if (co_await engine::sleep_for(300ms)) {
+            s->drain();
+        }
+    });
+    auto b = f.of("b");
+    ASSERT_EQ(b.size(), 1u);
+    EXPECT_EQ(b[0].stage, engine::stage::schedule);
+    EXPECT_NE(b[0].reason.find("not started: the scenario was reloaded"), std::string::npos) << b[0].reason;
+    auto fresh = f.of("new");
+    ASSERT_EQ(fresh.size(), 1u);   // beside the old plan's hog, which still holds a slot
+    EXPECT_EQ(fresh[0].reason, "finished");
+    EXPECT_LT(fresh[0].at - f.started, 300ms);
+    EXPECT_EQ(f.of("hog").size(), 1u);
+}
+
 /// A port on loopback where nothing listens (bound, then closed again).
 std::uint16_t closed_port()
 {
