@@ -22,3 +22,6 @@ int run_history(const std::vector<std::string>& args);
 
 /// `mailprobe report --store FILE --from DATE --to DATE --out DIR [--tenant T] [--format ...]`
 int run_report(const std::vector<std::string>& args);
+
+/// `mailprobe load MODE (--builtin | --smtp IP:PORT ... | --scenario FILE --probe NAME) [options]`
+int run_load(const std::vector<std::string>& args);

@@ -23,6 +23,8 @@ void usage(std::FILE* to)
         "  history --store FILE the results 'run --store FILE' kept\n"
         "  report --store FILE --from DATE --to DATE --out DIR\n"
         "                       availability reports per tenant in HTML, CSV and JSON\n"
+        "  load MODE TARGET     drive a server hard (SMTP, IMAP, POP3, round trips, held IMAP\n"
+        "                       sessions) and report throughput, latency percentiles and errors\n"
         "\n"
         "'mailprobe COMMAND --help' tells more about each.\n");
 }
@@ -50,6 +52,9 @@ int main(int argc, char** argv)
     }
     if (cmd == "report") {
         return run_report(args);
+    }
+    if (cmd == "load") {
+        return run_load(args);
     }
     if (cmd == "--help" || cmd == "-h" || cmd == "help") {
         usage(stdout);
