@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# `mailprobe load` against the real Postfix + Dovecot test servers, kept small because other
+# tests share them: round trips through Postfix (port 25) into Dovecot (IMAP with STARTTLS),
+# POP3 fetches, and SMTP sends; every count must add up and nothing may fail.
+# Usage: load_servers.sh MAILPROBE. Exit 77 (skipped) without the servers.
+set -u
+mailprobe=$1
+if [ -z "${MAILPROBE_SERVERS_JSON:-}" ]; then
+  echo "MAILPROBE_SERVERS_JSON is not set: no test servers, skipped"
+  exit 77
+fi
+set -a
+# shellcheck disable=SC1091
+. "$(dirname "$MAILPROBE_SERVERS_JSON")/servers.env"
+set +a
+failed=0
+fail() { echo "FAIL: $*"; failed=1; }
+common=(--smtp "$INTERNAL_ADDRESS:$INTERNAL_SMTP_PORT" --from "$INTERNAL_SENDER_ADDRESS"
+  --to "$INTERNAL_PROBE_BACK_ADDRESS" --password-env INTERNAL_PROBE_BACK_PASSWORD
+  --ca-file "$MAILSERVERS_CA_FILE" --verify-name "$INTERNAL_HOSTNAME" --format json)
+
+check() {   # check NAME WANT_OK ARGS...
+  local name=$1 want=$2 out rc
+  shift 2
+  out=$("$mailprobe" load "$@" "${common[@]}" 2>&1)
+  rc=$?
+  if [ "$rc" -ne 0 ] || ! python3 -c '
+import json, sys
+r = json.loads(sys.argv[2])["result"]
+assert r["started"] == r["ok"] + sum(r["errors_by_stage"].values()), r
+assert r["ok"] >= int(sys.argv[1]) and r["failed"] == 0, r' "$want" "$out"; then
+    fail "$name: exit $rc, output: $out"
+  else
+    echo "ok: $name"
+  fi
+}
+
+check roundtrip 20 roundtrip --imap "$INTERNAL_ADDRESS:$INTERNAL_IMAP_PORT" --fetch-tls starttls \
+  --concurrency 2 --count 20
+check pop3 10 pop3 --pop3 "$INTERNAL_ADDRESS:$INTERNAL_POP3S_PORT" --fetch-tls implicit --concurrency 1 --count 10
+check imap 20 imap --imap "$INTERNAL_ADDRESS:$INTERNAL_IMAPS_PORT" --fetch-tls implicit --concurrency 2 --count 20
+exit $failed
