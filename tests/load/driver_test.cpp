@@ -115,7 +115,7 @@ TEST(LoadDriver, OpenLoopStartsAtTheRateWithinTheDuration)
     expect_adds_up(s);
     EXPECT_EQ(s.started, 100u);   // 0, 5 ms, ..., 495 ms
     EXPECT_EQ(s.ok, 100u) << (s.first_error.empty() ? "" : s.first_error.begin()->second);
-    EXPECT_LT(engine::clock::now() - start, 5s);
+    EXPECT_LT(engine::clock::now() - start, 20s);   // generous: sanitizers and a busy CI machine
     // Every round trip deleted its message.
     EXPECT_EQ(srv.mailbox("load@load.test")->at(builtin::folder_id::inbox).size(), 0u);
 }
