@@ -1,4 +1,5 @@
 #include "engine/tls.h"
+#include "engine/tls_resume.h"
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -44,6 +45,33 @@ bool is_ip_literal(std::string_view name)
 }
 
 } // namespace
+
+namespace {
+
+/// The SSL_CTX ex_data slot holding the last session a resuming context received.
+int last_session_index()
+{
+    static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr,
+        [](void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { SSL_SESSION_free(static_cast<SSL_SESSION*>(ptr)); });
+    return index;
+}
+
+int keep_last_session(SSL* ssl, SSL_SESSION* session)
+{
+    SSL_CTX* ctx = SSL_get_SSL_CTX(ssl);
+    SSL_SESSION_free(static_cast<SSL_SESSION*>(SSL_CTX_get_ex_data(ctx, last_session_index())));
+    SSL_CTX_set_ex_data(ctx, last_session_index(), session);
+    return 1;   // we keep the reference
+}
+
+} // namespace
+
+void resume_sessions(const tls_context& ctx)
+{
+    last_session_index();
+    SSL_CTX_set_session_cache_mode(ctx.native(), SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
+    SSL_CTX_sess_set_new_cb(ctx.native(), keep_last_session);
+}
 
 result<tls_context> tls_context::client(const tls_options& options)
 {
@@ -149,6 +177,9 @@ result<std::unique_ptr<tls_session>> tls_session::create(const tls_context& ctx,
     }
     SSL_set_bio(s->m_ssl, internal, internal);
     SSL_set_connect_state(s->m_ssl);
+    if (auto* last = static_cast<SSL_SESSION*>(SSL_CTX_get_ex_data(ctx.native(), last_session_index()))) {
+        SSL_set_session(s->m_ssl, last);
+    }
     bool ip = is_ip_literal(verify_name);
     if (!ip && !verify_name.empty()) {
         SSL_set_tlsext_host_name(s->m_ssl, s->m_verify_name.c_str());

@@ -71,6 +71,8 @@ run() {   # run NAME WANT_OK ARGS...
 run smtp-closed 300 smtp --builtin --concurrency 8 --count 300
 run smtp-open 100 smtp --builtin --rate 200 --duration 500ms
 run roundtrip-tls 60 roundtrip --builtin --smtp-tls starttls --fetch-tls implicit --concurrency 4 --count 60
+run roundtrip-tls-resumed 60 roundtrip --builtin --smtp-tls implicit --fetch-tls starttls --tls-resume --concurrency 4 \
+  --count 60
 run imap 50 imap --builtin --concurrency 4 --count 50
 run pop3 30 pop3 --builtin --concurrency 1 --count 30 --fetch-tls starttls
 hold=1 run imap-hold-tls 100 imap-hold --builtin --fetch-tls implicit --sessions 50 --poll 200ms --duration 500ms

@@ -9,6 +9,7 @@
 #include "engine/loop.h"
 #include "engine/scope.h"
 #include "engine/signals.h"
+#include "engine/tls_resume.h"
 #include "load/driver.h"
 #include "load/hold.h"
 #include "load/workload.h"
@@ -69,6 +70,8 @@ void usage(std::FILE* to)
         "  --ca-file PATH             trust this CA (the built-in server's is used automatically)\n"
         "  --verify-name NAME         the name certificates must carry (default: the IP)\n"
         "  --insecure                 do not verify certificates\n"
+        "  --tls-resume               resume TLS sessions (the last ticket each server gave) instead\n"
+        "                             of a full handshake per connection; probes never do this\n"
         "  --from ADDR --to ADDR      envelope and header addresses (built-in: preset)\n"
         "  --smtp-user USER           SMTP AUTH with the password from --smtp-password-env VAR\n"
         "                             or --smtp-password-file PATH\n"
@@ -114,6 +117,7 @@ struct options {
     std::string ca_file, verify_name, from, to, smtp_user, smtp_pw_env, smtp_pw_file, user, pw_env, pw_file;
     std::string key_env;
     bool insecure = false;
+    bool tls_resume = false;
     std::size_t size = 1024;
     std::chrono::milliseconds timeout{10'000};
     std::chrono::milliseconds deliver_within{10'000};
@@ -279,6 +283,8 @@ bool parse(const std::vector<std::string>& args, options& o, std::string& why)
             o.builtin = true;
         } else if (a == "--insecure") {
             o.insecure = true;
+        } else if (a == "--tls-resume") {
+            o.tls_resume = true;
         } else if (a == "--smtp") {
             ok = value(o.smtp);
         } else if (a == "--imap") {
@@ -534,6 +540,9 @@ bool tls_for(const options& o, const std::string& ca_file, bool insecure, protoc
     if (!ctx) {
         why = ctx.err().describe();
         return false;
+    }
+    if (o.tls_resume) {
+        engine::resume_sessions(*ctx);
     }
     ep.tls_context = std::move(*ctx);
     if (ep.verify_name.empty()) {
