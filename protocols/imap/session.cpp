@@ -38,6 +38,23 @@ namespace {
 constexpr std::size_t max_mailboxes = 10'000;
 constexpr std::size_t max_search_results = 100'000;
 
+// The untagged responses any command may draw: SELECT says about ten, and a busy mailbox adds
+// unsolicited EXISTS, EXPUNGE and FETCH (flags) for other clients' changes. Commands that
+// answer per message or per mailbox raise it (allow_untagged). Generous: a real server never
+// comes near it, a flooding one is cut after a fraction of a second instead of at the deadline.
+constexpr std::uint64_t untagged_base = 10'000;
+constexpr std::uint64_t untagged_base_bytes = 16 << 20;
+// Other clients may expunge the whole mailbox: one EXPUNGE (about 20 bytes) per message it
+// had, counted up to a million so that a made-up EXISTS cannot lift the bound for good.
+constexpr std::uint64_t untagged_exists_cap = 1'000'000;
+constexpr std::uint64_t untagged_bytes_per_exists = 64;
+// A FETCH response is at most the connection's read buffer (1 MB by default).
+constexpr std::uint64_t max_fetch_response = 1 << 20;
+// A LIST line names one mailbox; RFC 9051 names have no limit, real ones stay far below this.
+constexpr std::uint64_t max_list_response = 4096;
+// A FETCH (FLAGS) after STORE, an EXPUNGE after EXPUNGE.
+constexpr std::uint64_t max_flags_response = 256;
+
 /// The response without its tag and line break, for error messages ("NO [..] text").
 std::string server_words(const response& r)
 {
@@ -122,6 +139,22 @@ void session::set_capabilities(std::string_view caps)
     }
 }
 
+void session::reset_untagged() noexcept
+{
+    const std::uint64_t others = std::min<std::uint64_t>(m_exists, untagged_exists_cap);
+    m_untagged = untagged_budget{};
+    m_untagged.responses = m_untagged.max_responses = untagged_base + others;
+    m_untagged.bytes = m_untagged.max_bytes = untagged_base_bytes + others * untagged_bytes_per_exists;
+}
+
+void session::allow_untagged(std::size_t items, std::uint64_t item_bytes) noexcept
+{
+    m_untagged.responses += items;
+    m_untagged.max_responses += items;
+    m_untagged.bytes += items * item_bytes;
+    m_untagged.max_bytes += items * item_bytes;
+}
+
 std::string session::reserve_tag()
 {
     // The builder owns tag numbering; a NOOP it builds (and we never send) advances it.
@@ -147,6 +180,23 @@ task<result<response>> session::next(engine::deadline until, stage where, std::s
             response r = m_parser.result(buf.substr(0, st.consumed));
             if (m_log) {
                 m_log->received(r.raw());
+            }
+            if (r.kind() == response_kind::untagged) {
+                const bool too_many = m_untagged.responses == 0;
+                const bool too_big = m_untagged.bytes < st.consumed;
+                if (too_many || too_big) {
+                    // Nothing a flooding server says next can be trusted: end the session.
+                    release();
+                    co_await m_conn.close();
+                    co_return make_error(where, errc::protocol,
+                        too_many ? fmt::format("{}: more than {} untagged responses to one command; session ended",
+                                       what, m_untagged.max_responses)
+                                 : fmt::format("{}: more than {} bytes of untagged responses to one command; "
+                                               "session ended",
+                                       what, m_untagged.max_bytes));
+                }
+                --m_untagged.responses;
+                m_untagged.bytes -= st.consumed;
             }
             co_return r;
         }
@@ -278,6 +328,7 @@ task<result<void>> session::wait_continuation(std::string tag, std::string what,
 
 task<result<void>> session::send(command cmd, stage where, std::string what, redaction hide)
 {
+    reset_untagged();
     for (std::size_t i = 0; i < cmd.chunks.size(); ++i) {
         if (i > 0) {
             // A synchronizing literal: the server must agree ("+") before its bytes go out.
@@ -317,6 +368,7 @@ task<result<session>> session::connect(endpoint ep, transcript* log)
     s.m_conn = std::move(o->conn);
     s.m_timings = o->timings;
     s.m_tls = std::move(o->tls);
+    s.reset_untagged();   // the greeting and what a server adds before our first command
     const auto t0 = engine::clock::now();
     if (auto g = co_await s.greet(); !g) {
         co_return std::move(g).err();
@@ -534,6 +586,7 @@ task<result<std::vector<mailbox_info>>> session::list()
     if (auto s = co_await send(std::move(*cmd), stage::fetch, "LIST"); !s) {
         co_return std::move(s).err();
     }
+    allow_untagged(max_mailboxes, max_list_response);
     std::vector<mailbox_info> out;
     auto done = co_await complete(std::move(tag), "LIST", stage::fetch, [&out](const response& r) -> std::optional<error> {
         auto entry = list_entry_of(r);
@@ -650,6 +703,7 @@ task<result<std::vector<fetched_message>>> session::run_fetch(std::optional<comm
     if (auto s = co_await send(std::move(*cmd), stage::fetch, "UID FETCH"); !s) {
         co_return std::move(s).err();
     }
+    allow_untagged(uids.size(), max_fetch_response);
     auto done = co_await complete(std::move(tag), "UID FETCH", stage::fetch,
         [&out, &uids](const response& r) -> std::optional<error> {
             auto d = data_of(r);
@@ -698,6 +752,7 @@ task<result<void>> session::uid_delete(std::vector<std::uint32_t> uids)
     if (auto s = co_await send(std::move(*store), stage::cleanup, "UID STORE"); !s) {
         co_return std::move(s).err();
     }
+    allow_untagged(uids.size(), max_flags_response);
     if (auto d = co_await complete(std::move(tag), "UID STORE", stage::cleanup, ignore); !d) {
         co_return std::move(d).err();
     }
@@ -707,6 +762,7 @@ task<result<void>> session::uid_delete(std::vector<std::uint32_t> uids)
         if (auto s = co_await send(std::move(*expunge), stage::cleanup, "UID EXPUNGE"); !s) {
             co_return std::move(s).err();
         }
+        allow_untagged(uids.size(), max_flags_response);
         co_return co_await complete(std::move(tag), "UID EXPUNGE", stage::cleanup, ignore);
     }
     // Without UIDPLUS, EXPUNGE removes every \Deleted message: only safe when all are ours.
@@ -744,6 +800,7 @@ task<result<void>> session::uid_delete(std::vector<std::uint32_t> uids)
     if (auto s = co_await send(std::move(expunge), stage::cleanup, "EXPUNGE"); !s) {
         co_return std::move(s).err();
     }
+    allow_untagged(uids.size(), max_flags_response);
     co_return co_await complete(std::move(tag), "EXPUNGE", stage::cleanup, ignore);
 }
 

@@ -6,7 +6,10 @@
 // demos that need a message in a mailbox without SMTP.
 //
 // Every command is tagged and read until its own tagged completion; untagged EXISTS/EXPUNGE
-// keep the message count, an untagged BYE ends the session with an error. Every failure is an
+// keep the message count, an untagged BYE ends the session with an error. The untagged
+// responses one command may draw are bounded in count and bytes by what the command can
+// legitimately produce; a flood beyond that ends the session with an error naming the
+// command and the bound, instead of running on until the command's deadline. Every failure is an
 // engine::error naming the stage (greeting, tls, auth, fetch, cleanup) and quoting the server
 // through printable(). It refuses: a greeting that is neither OK, PREAUTH nor BYE; a STARTTLS
 // the server does not offer when tls_mode::starttls asks for it; LOGIN when the server says
@@ -162,6 +165,12 @@ private:
     /// Reads up to a continuation request; the tagged completion of `tag` instead is an error.
     engine::task<engine::result<void>> wait_continuation(std::string tag, std::string what, engine::stage where);
     void set_capabilities(std::string_view caps);
+    /// Sets the untagged bound of a new command: the base, plus one EXPUNGE per message the
+    /// selected mailbox holds (other clients may expunge them all).
+    void reset_untagged() noexcept;
+    /// Raises the untagged bound of the command just sent by `items` answers of up to
+    /// `item_bytes` each (FETCH of N messages, LIST of many mailboxes).
+    void allow_untagged(std::size_t items, std::uint64_t item_bytes) noexcept;
     /// Reserves a tag from the builder for a command it cannot build (APPEND, SEARCH DELETED).
     std::string reserve_tag();
     engine::deadline command_deadline() const;
@@ -174,6 +183,14 @@ private:
     std::string m_capabilities;
     std::optional<engine::tls_info> m_tls;
     session_timings m_timings;
+    /// What the command in flight may still draw in untagged responses; send() resets it.
+    struct untagged_budget {
+        std::uint64_t responses = 0;
+        std::uint64_t bytes = 0;
+        std::uint64_t max_responses = 0;   // the bound, for the error message
+        std::uint64_t max_bytes = 0;
+    };
+    untagged_budget m_untagged;
     std::string m_last_code;          // response code of the last tagged completion
     std::size_t m_pending_consume = 0;
     std::size_t m_capability_updates = 0;

@@ -344,13 +344,26 @@ TEST_F(Faults, AFourGigabyteLiteralIsRefusedWhenAnnounced)
     expect_bounded_growth(before);
 }
 
-TEST_F(Faults, AHundredThousandUntaggedResponsesKeepMemoryFlat)
+TEST_F(Faults, AFloodOfUntaggedResponsesEndsAtTheCommandsBoundLongBeforeItsDeadline)
 {
-    auto p = proxy("imap", faults::flood("* OK [ALERT] still busy\r\n", 100'000, "SELECT"));
-    const auto before = rss_bytes();
-    auto t = run(through(protocol_kind::imap, p.port()));
-    expect_down(t, stage::fetch, "timed out");
-    expect_bounded_growth(before);
+    // 100,000 at SELECT, and an endless stream at UID FETCH (one message asked for).
+    const std::pair<std::size_t, const char*> cases[] = {{100'000, "SELECT"}, {0, "FETCH"}};
+    for (const auto& [count, trigger] : cases) {
+        SCOPED_TRACE(trigger);
+        auto p = proxy("imap", faults::flood("* OK [ALERT] still busy\r\n", count, trigger));
+        auto bad = through(protocol_kind::imap, p.port());
+        auto imap = *bad.fetch_server;
+        imap.command_timeout = 20s;   // the bound must end it, not the deadline
+        bad.fetch_server = std::make_shared<scenarios::server>(imap);
+        const auto before = rss_bytes();
+        auto t = run(bad);
+        expect_down(t, stage::fetch, "untagged responses to one command; session ended", 3s);
+        EXPECT_NE(t.r.reason.find(std::string(trigger == std::string("FETCH") ? "UID FETCH" : "SELECT") + ": more than 10"),
+            std::string::npos) << t.r.reason;
+        EXPECT_EQ(p.fired(), 1u);
+        expect_bounded_growth(before);
+        start_server(world_config());
+    }
 }
 
 TEST_F(Faults, InvalidUtf8AndNulBytesAreRefusedAndNeverReachTheResultRaw)

@@ -488,6 +488,52 @@ TEST(imap_session, literal_split_across_reads_and_unsolicited_fetch)
     EXPECT_TRUE(h.outcome.completed) << h.outcome.mismatch;
 }
 
+std::string repeated(std::string_view unit, std::size_t n)
+{
+    std::string out;
+    out.reserve(unit.size() * n);
+    for (std::size_t i = 0; i < n; ++i) {
+        out += unit;
+    }
+    return out;
+}
+
+TEST(imap_session, another_client_expunging_a_big_mailbox_is_not_a_flood)
+{
+    // 25,000 unsolicited EXPUNGEs: more than the base bound, fewer than the messages there were.
+    harness h;
+    std::vector<script_step> steps{
+        step::send("* PREAUTH [CAPABILITY IMAP4rev1] logged in as probe\r\n"),
+        step::expect("A0001 SELECT INBOX"),
+        step::send("* 30000 EXISTS\r\nA0001 OK [READ-WRITE] done\r\n"),
+        step::expect("A0002 UID FETCH 3 (UID INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER])"),
+        step::send(repeated("* 1 EXPUNGE\r\n", 25'000)
+            + "* 1 FETCH (UID 3 RFC822.SIZE 10 BODY[HEADER] {14}\r\nSubject: a\r\n\r\n)\r\nA0002 OK done\r\n"),
+        step::expect("A0003 LOGOUT"),
+        step::send("A0003 OK done\r\n"),
+    };
+    EXPECT_EQ(h.run(steps, h.ep(tls_mode::none), fetch_client), "3:[Subject: a\r\n\r\n]");
+    EXPECT_TRUE(h.outcome.completed) << h.outcome.mismatch;
+}
+
+TEST(imap_session, an_untagged_flood_ends_the_session_naming_the_command_and_its_bound)
+{
+    // The bound of a UID FETCH of one message in a mailbox of one: 10,000 + 1 + 1.
+    harness h;
+    std::vector<script_step> steps{
+        step::send("* PREAUTH [CAPABILITY IMAP4rev1] logged in as probe\r\n"),
+        step::expect("A0001 SELECT INBOX"),
+        step::send("* 1 EXISTS\r\nA0001 OK [READ-WRITE] done\r\n"),
+        step::expect("A0002 UID FETCH 3 (UID INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER])"),
+        step::send(repeated("* OK still busy\r\n", 10'003)),
+        step::pause(200),
+    };
+    const auto before = std::chrono::steady_clock::now();
+    EXPECT_EQ(h.run(steps, h.ep(tls_mode::none, 20s), fetch_client),
+        "fetch: fetch: protocol: UID FETCH: more than 10002 untagged responses to one command; session ended");
+    EXPECT_LT(std::chrono::steady_clock::now() - before, 5s);
+}
+
 TEST(imap_session, silent_server_times_out_at_the_fetch_stage)
 {
     harness h;
