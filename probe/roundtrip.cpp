@@ -798,6 +798,26 @@ void judge_found(result& r, const scenarios::probe& spec, const sought& s, const
     }
 }
 
+/// Next-poll delivery: first seen minus sent, both on our wall clock (never negative).
+std::int64_t seen_after_ms(const sought& s)
+{
+    return static_cast<std::int64_t>(s.first_seen_unix_ms - std::min(s.first_seen_unix_ms, s.sent_unix_ms));
+}
+
+/// A Down at cleanup for a message that was found: it arrived, only the delete failed. The
+/// verdict stays Down (Up means every stage worked), but the reason says the mail flowed, with
+/// its latency, so nobody goes chasing a delivery problem; a later run of the probe deletes the
+/// message as a leftover once it is older than the deadline.
+void note_delivered(result& r)
+{
+    if (r.outcome != status::down || r.stage != stage::cleanup || r.folder.empty()) {
+        return;
+    }
+    r.reason = fmt::format("the message was delivered (in {} ms, found in {}) but deleting it failed: {}; "
+                           "a later run deletes it",
+        r.ms.delivery, protocols::printable(r.folder, 255), r.reason);
+}
+
 void judge_bounce(result& r, const bounce_info& b)
 {
     r.outcome = status::down;
@@ -881,6 +901,7 @@ task<result> run_once(scenarios::probe_plan plan, context& ctx)
             r.ms.fetch = st.fetch_ms;
             r.ms.delivery = std::max<std::int64_t>(0, ms_since(sent->accepted, s.first_seen));
             judge_found(r, spec, s, st.junk_folder, true);
+            note_delivered(r);
         } else if (r.outcome != status::down && s.bounce) {
             judge_bounce(r, *s.bounce);
         } else if (r.outcome != status::down) {
@@ -958,6 +979,12 @@ task<next_poll_result> run_next_poll(scenarios::probe_plan plan, context& ctx, s
         r.stage = fetch_failure->stage;
         r.reason = std::move(fetch_failure->reason);
         r.server_reply = std::move(fetch_failure->server_reply);
+        if (found && r.stage == stage::cleanup) {
+            r.ms.fetch = st.fetch_ms;
+            r.ms.delivery = seen_after_ms(*found);
+            r.folder = found->folder;
+            note_delivered(r);
+        }
     } else if (bounced) {
         judge_bounce(r, *bounced->bounce);
     } else if (lost) {
@@ -968,8 +995,7 @@ task<next_poll_result> run_next_poll(scenarios::probe_plan plan, context& ctx, s
             seconds_text(milliseconds((now_ms - lost->sent_unix_ms) / 1000 * 1000)));
     } else if (found) {
         r.ms.fetch = st.fetch_ms;
-        r.ms.delivery = static_cast<std::int64_t>(found->first_seen_unix_ms - std::min(found->first_seen_unix_ms,
-            found->sent_unix_ms));
+        r.ms.delivery = seen_after_ms(*found);
         judge_found(r, spec, *found, st.junk_folder, false);
     } else {
         r.outcome = status::pending;

@@ -316,6 +316,40 @@ TEST_F(Faults, AResetAtEachStageIsDownAtThatStage)
     }
 }
 
+/// A probe of the same name straight to the server, on a clock an hour ahead: the message
+/// the faulty run could not delete is an old leftover to it.
+task<void> run_an_hour_later(scenarios::probe_plan p, timed_result* out)
+{
+    probe::context later(test_key());
+    const auto now = std::chrono::system_clock::now() + 1h;
+    later.wall_clock_ms = [now] {
+        return static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count());
+    };
+    out->r = co_await probe::run_once(std::move(p), later);
+}
+
+TEST_F(Faults, AResetWhileDeletingSaysTheMessageWasDeliveredAndTheNextRunDeletesIt)
+{
+    const std::pair<protocol_kind, const char*> cases[] = {{protocol_kind::imap, "EXPUNGE"}, {protocol_kind::pop3, "DELE"}};
+    for (const auto& [proto, trigger] : cases) {
+        SCOPED_TRACE(trigger);
+        auto p = proxy(proto == protocol_kind::imap ? "imap" : "pop3", faults::reset_on(trigger));
+        timed_result next;
+        std::vector<task<void>> after;
+        after.push_back(run_an_hour_later(faulty(m_server->port("smtp"), m_server->port(proto == protocol_kind::imap ? "imap" : "pop3"), proto), &next));
+        auto t = run(through(proto, p.port()), std::move(after));
+        expect_down(t, stage::cleanup, "reset");
+        EXPECT_NE(t.r.reason.find("the message was delivered (in "), std::string::npos) << t.r.reason;
+        EXPECT_NE(t.r.reason.find("found in INBOX) but deleting it failed"), std::string::npos) << t.r.reason;
+        EXPECT_EQ(t.r.folder, "INBOX");
+        EXPECT_EQ(next.r.outcome, status::up) << next.r.reason;
+        // Both messages gone: this run's and the leftover.
+        EXPECT_EQ(m_server->mailbox("alice@org1.test")->at(builtin::folder_id::inbox).size(), 0u);
+        start_server(world_config());
+    }
+}
+
 TEST_F(Faults, AnEndlessLineIsRefusedByTheLineLimitWithBoundedMemory)
 {
     // A well-begun greeting whose line never ends: every 1 KB unit starts like a greeting.
