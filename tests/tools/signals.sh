@@ -77,7 +77,7 @@ else
 fi
 
 # 2. A grace shorter than the run: the run is cut, reported, exit 0.
-start "$work/drain.json" --grace 300ms
+start "$work/drain.json" --grace 300ms --store "$work/grace.db"
 wait_for "$work/out" '"probe":"drain-probe"' 15 || fail "grace: no first result"
 sleep 2
 kill -TERM "$pid"
@@ -88,6 +88,13 @@ if [ "$rc" != 0 ] || ! tail -n 1 "$work/out" | grep -q '"status":"down".*cancell
   cat "$work/out" "$work/err"
 else
   echo "ok: --grace cut the run in flight, reported as cancelled, exit 0"
+fi
+# The cut run is no verdict on mail flow: the history keeps the first result, not the cut one.
+"$mailprobe" history --store "$work/grace.db" --format jsonl > "$work/grace-history" 2>&1
+if grep -q cancelled "$work/grace-history" || ! grep -q '"probe":"drain-probe"' "$work/grace-history"; then
+  fail "grace: the history holds the cut run or lost the first: $(cat "$work/grace-history")"
+else
+  echo "ok: the history kept the finished run and not the cut one"
 fi
 
 # 3. SIGHUP: a broken file is refused with where and what, the old probe keeps running; a good

@@ -56,10 +56,14 @@ struct tally {
 
 void emit(const probe::result& r, const run_options& o, tally& t)
 {
-    if (o.store) {
+    // A run cut at shutdown says nothing about mail flow: it is printed, but neither kept in
+    // the history (every restart would be a down interval in the monthly report) nor shown
+    // live nor counted. Its message, if sent, is deleted by a later run as a leftover.
+    bool cut = r.code == engine::errc::cancelled;
+    if (o.store && !cut) {
         o.store->add(r);
     }
-    if (o.live) {
+    if (o.live && !cut) {
         o.live->add(r, std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
     }
     std::string line = o.jsonl ? report::to_json(r) : report::to_text(r);
@@ -69,6 +73,9 @@ void emit(const probe::result& r, const run_options& o, tally& t)
         std::fputs(r.transcript.c_str(), stdout);
     }
     std::fflush(stdout);
+    if (cut) {
+        return;
+    }
     switch (r.outcome) {
     case probe::status::up: ++t.up; break;
     case probe::status::warning: ++t.warning; break;
