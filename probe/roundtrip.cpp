@@ -373,7 +373,9 @@ public:
             m_setup_ms = ms_since(started);
             started = engine::clock::now();
         }
-        for (std::size_t f = 0; f < m_folders.size() && !m_st->all_settled(); ++f) {
+        // The first folder (INBOX) is searched even with nothing sought, so that a next-poll
+        // run with nothing outstanding still clears leftovers there.
+        for (std::size_t f = 0; f < m_folders.size() && (f == 0 || !m_st->all_settled()); ++f) {
             if (auto done = co_await folder_round(f); !done) {
                 co_return std::move(done).err();
             }

@@ -589,6 +589,28 @@ TEST_F(Roundtrip, NextPollFindsWhatTheRunBeforeSent)
     }
 }
 
+// A first next-poll call (nothing outstanding) still looks once: an overdue leftover of this
+// probe goes, over IMAP as over POP3; another key's message stays.
+TEST_F(Roundtrip, NextPollWithNothingOutstandingClearsLeftovers)
+{
+    for (auto proto : {scenarios::protocol_kind::imap, scenarios::protocol_kind::pop3}) {
+        probe::context ctx(test_key());
+        std::vector<probe::outstanding> state;
+        probe::result first;
+        std::vector<task<void>> steps;
+        steps.push_back(plant(test_key(), 1h));
+        steps.push_back(plant(test_key(0x11), 1h));
+        steps.push_back(next_poll_into(plan("alice@org1.test", "alice", "alice-pw", proto), &ctx, &state, &first));
+        serve(std::move(steps));
+        EXPECT_EQ(first.outcome, status::pending) << first.reason;
+        EXPECT_EQ(planted_left(), (std::vector<bool>{false, true}));
+        m_planted.clear();
+        m_server = std::make_unique<builtin::server>(world_config());
+        ASSERT_TRUE(m_server->start());
+        ASSERT_TRUE(m_server->write_ca_pem(m_ca));
+    }
+}
+
 TEST_F(Roundtrip, NextPollJudgesOverdueLostAndNotYetDue)
 {
     probe::context ctx(test_key());
