@@ -8,12 +8,14 @@
 #include "engine/loop.h"
 #include "engine/scope.h"
 #include "probe/roundtrip.h"
+#include "protocols/common/sasl.h"
 #include "protocols/smtp/session.h"
+#include "report/format.h"
 #include "tests/support/child_process.h"
+#include "tests/support/fixtures.h"
 #include "tools/server/oauth.h"
 #include "tools/server/server.h"
 #include "tools/server/token_endpoint.h"
-#include "tests/support/fixtures.h"
 
 #include <gtest/gtest.h>
 
@@ -172,6 +174,34 @@ TEST_F(OAuthServer, ProbesLogInWithXoauth2OnSmtpImapAndPop3WithOneTokenFetch)
     EXPECT_EQ(over_pop3.outcome, probe::status::up) << over_pop3.reason;
     // Four logins (two SMTP, an IMAP session, POP3 rounds), one token from the provider.
     EXPECT_EQ(m_idp.requests(), 1u);
+}
+
+// A traced probe's outputs (the jsonl and text result, the transcript) carry no secret of the
+// OAuth2 flow: not the client secret, not the access token, not its SASL encoding.
+TEST_F(OAuthServer, TracedResultsCarryNoTokenNorClientSecret)
+{
+    auto ctx = make_context();
+    ctx.trace = true;
+    auto cred = by_client_credentials();
+    probe::result over_imap;
+    probe::result over_pop3;
+    m_loop.run(with_servers(m_server.get(), &m_idp,
+        both(run_into(plan(cred, scenarios::protocol_kind::imap), &ctx, &over_imap),
+            run_into(plan(cred, scenarios::protocol_kind::pop3), &ctx, &over_pop3))));
+    ASSERT_EQ(over_imap.outcome, probe::status::up) << over_imap.reason;
+    ASSERT_EQ(over_pop3.outcome, probe::status::up) << over_pop3.reason;
+    auto token = m_loop.run(ctx.tokens.credentials_for(cred));   // the cached one the probes used
+    ASSERT_TRUE(token) << token.err().describe();
+    std::vector<std::string> secrets{token->secret, "app-secret-0123456789",
+        protocols::sasl::xoauth2(cred.user, token->secret).value};
+    for (const auto* r : {&over_imap, &over_pop3}) {
+        EXPECT_FALSE(r->transcript.empty());
+        std::string everything = report::to_json(*r) + report::to_text(*r) + r->transcript;
+        for (const auto& s : secrets) {
+            ASSERT_GE(s.size(), 16u);
+            EXPECT_EQ(everything.find(s), std::string::npos) << "a secret in the output of " << r->probe;
+        }
+    }
 }
 
 TEST_F(OAuthServer, AnUnknownTokenIsADownAtAuthWithTheServersWords)
