@@ -217,7 +217,7 @@ TEST(Schedule, TheGlobalLimitQueuesRunsAndEachStillRunsOnce)
         EXPECT_EQ(r.reason, "finished") << r.probe;
     }
     EXPECT_EQ(f.flying.most, 2);
-    EXPECT_GE(f.seen.back().at - f.started, 300ms);   // three waves of two
+    EXPECT_GE(f.seen.back().at - f.started, 290ms);   // three waves of two (libuv timers may end a millisecond early)
 }
 
 TEST(Schedule, OneTenantAtItsLimitDoesNotHoldBackAnother)
@@ -235,7 +235,7 @@ TEST(Schedule, OneTenantAtItsLimitDoesNotHoldBackAnother)
     auto b = f.of("b1");
     ASSERT_EQ(b.size(), 1u);
     EXPECT_LT(b[0].at - f.started, 190ms);   // in the first wave, beside acme's first run
-    EXPECT_GE(f.seen.back().at - f.started, 300ms);
+    EXPECT_GE(f.seen.back().at - f.started, 290ms);
 }
 
 TEST(Schedule, TheServerLimitCountsHostAndPortNotTheServersName)
@@ -250,7 +250,7 @@ TEST(Schedule, TheServerLimitCountsHostAndPortNotTheServersName)
     drive(f, std::move(plan), [](scheduler::schedule*) -> engine::task<void> { co_return; });
     ASSERT_EQ(f.seen.size(), 3u);
     EXPECT_EQ(f.flying.most, 2);
-    EXPECT_GE(f.seen.back().at - f.started, 200ms);   // x1 and x2 one after the other
+    EXPECT_GE(f.seen.back().at - f.started, 190ms);   // x1 and x2 one after the other
 }
 
 TEST(Schedule, AStartThatFindsNoSlotBeforeTheNextIsSkippedWithAResult)
@@ -282,7 +282,7 @@ TEST(Schedule, AStartThatFindsNoSlotBeforeTheNextIsSkippedWithAResult)
                 std::string::npos) << r.reason;
         } else {
             EXPECT_EQ(r.reason, "finished");
-            EXPECT_GE(r.at - f.started, 1000ms);
+            EXPECT_GE(r.at - f.started, 990ms);
             ++ran;
         }
     }
