@@ -42,6 +42,45 @@ using engine::task;
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
+namespace {
+
+/// The names of the environment variables the plan's secrets come from, sorted, each once.
+std::vector<std::string> secret_env_names(const scenarios::plan& p)
+{
+    std::set<std::string> names;
+    auto note = [&](const std::optional<scenarios::secret>& s) {
+        constexpr std::string_view env = "env ";
+        if (s && s->from() == scenarios::secret::source::env && s->origin().starts_with(env)) {
+            names.insert(s->origin().substr(env.size()));
+        }
+    };
+    auto note_login = [&](const scenarios::credential& c) {
+        note(c.password);
+        note(c.oauth2_token);
+        if (c.oauth2) {
+            note(c.oauth2->client_secret);
+        }
+    };
+    if (p.hmac_key) {
+        note(*p.hmac_key);
+    }
+    for (const auto& one : p.probes) {
+        for (const auto* server : {one.send_via.get(), one.fetch_server.get(), one.bounce_server.get()}) {
+            if (server && server->auth) {
+                note_login(*server->auth);
+            }
+        }
+        for (const auto* box : {one.fetch.get(), one.bounce.get()}) {
+            if (box) {
+                note_login(box->login);
+            }
+        }
+    }
+    return {names.begin(), names.end()};
+}
+
+} // namespace
+
 std::optional<context> context::from_plan(const scenarios::plan& p)
 {
     if (!p.hmac_key) {
@@ -53,7 +92,9 @@ std::optional<context> context::from_plan(const scenarios::plan& p)
     if (!key) {
         return std::nullopt;
     }
-    return context(*key);
+    context ctx(*key);
+    ctx.tokens.command.withheld_env = secret_env_names(p);
+    return ctx;
 }
 
 engine::result<engine::tls_context> context::tls_for(const std::string& ca_file, bool insecure)

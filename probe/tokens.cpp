@@ -220,7 +220,16 @@ task<engine::result<std::string>> run_token_command(std::vector<std::string> arg
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
     posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
-    int rc = ::posix_spawnp(&c.pid, args[0], &actions, nullptr, args.data(), environ);
+    std::vector<char*> env;
+    for (char** e = environ; *e; ++e) {
+        std::string_view entry(*e);
+        auto variable = entry.substr(0, entry.find('='));
+        if (std::find(limits.withheld_env.begin(), limits.withheld_env.end(), variable) == limits.withheld_env.end()) {
+            env.push_back(*e);
+        }
+    }
+    env.push_back(nullptr);
+    int rc = ::posix_spawnp(&c.pid, args[0], &actions, nullptr, args.data(), env.data());
     posix_spawn_file_actions_destroy(&actions);
     ::close(out_pipe[1]);
     ::close(err_pipe[1]);

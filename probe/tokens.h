@@ -61,9 +61,13 @@ std::optional<token_response> parse_token_response(std::string_view body);
 struct command_limits {
     std::chrono::milliseconds timeout{10'000};
     std::size_t max_output = 16 * 1024;   // stdout bytes; a token is a few KiB at most
+    /// Environment variables the command does not inherit: the scenario's secrets (the HMAC
+    /// key, other mailboxes' passwords). It keeps the rest (PATH, HOME, its own settings).
+    std::vector<std::string> withheld_env{};
 };
 
-/// Runs `argv` (argv[0] looked up on PATH, no shell, stdin /dev/null) and returns its
+/// Runs `argv` (argv[0] looked up on PATH, no shell, stdin /dev/null, the environment less
+/// `limits.withheld_env`) and returns its
 /// standard output without trailing line ends. It fails (stage auth) when it cannot start,
 /// exits non-zero (quoting the first line of its stderr), prints nothing, prints more than
 /// max_output, or outlives the timeout (it is killed). Polls without blocking the loop.

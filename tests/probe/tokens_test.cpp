@@ -355,6 +355,48 @@ TEST(TokenCommand, PrintsTheToken)
     EXPECT_EQ(*got, "ya29.a0Af-token");
 }
 
+// A token command needs PATH and HOME, never another mailbox's password or the HMAC key.
+TEST(TokenCommand, DoesNotInheritWithheldVariables)
+{
+    ::setenv("MAILPROBE_TEST_WITHHELD", "other-mailbox-password", 1);
+    ::setenv("MAILPROBE_TEST_KEPT", "kept", 1);
+    engine::loop loop;
+    probe::command_limits limits;
+    limits.withheld_env = {"MAILPROBE_TEST_WITHHELD"};
+    auto got = loop.run(probe::run_token_command(
+        {"/bin/sh", "-c", "printf '%s-%s' \"${MAILPROBE_TEST_WITHHELD:-absent}\" \"$MAILPROBE_TEST_KEPT\""}, limits));
+    ::unsetenv("MAILPROBE_TEST_WITHHELD");
+    ::unsetenv("MAILPROBE_TEST_KEPT");
+    ASSERT_TRUE(got) << got.err().describe();
+    EXPECT_EQ(*got, "absent-kept");
+}
+
+// What a `mailprobe run` context withholds: every variable its plan's secrets come from.
+TEST(TokenCommand, ARunWithholdsThePlansSecretVariables)
+{
+    auto env_secret = [](const char* name) {
+        return scenarios::secret("x-value-0123456789", scenarios::secret::source::env, std::string("env ") + name);
+    };
+    scenarios::plan plan;
+    plan.hmac_key = std::make_shared<const scenarios::secret>(env_secret("KEY_VAR"));
+    scenarios::probe_plan one;
+    auto smtp = std::make_shared<scenarios::server>();
+    smtp->auth = scenarios::credential{"sender", env_secret("SMTP_PW"), std::nullopt};
+    one.send_via = smtp;
+    auto box = std::make_shared<scenarios::mailbox>();
+    box->login = scenarios::credential{"probe", std::nullopt, std::nullopt};
+    box->login.oauth2 = scenarios::oauth2_flow{};
+    box->login.oauth2->client_secret = env_secret("APP_SECRET");
+    one.fetch = box;
+    auto inline_box = std::make_shared<scenarios::mailbox>();
+    inline_box->login = scenarios::credential{"bounces", inline_secret("inline-password-0123"), std::nullopt};
+    one.bounce = inline_box;
+    plan.probes.push_back(one);
+    auto ctx = probe::context::from_plan(plan);
+    ASSERT_TRUE(ctx);
+    EXPECT_EQ(ctx->tokens.command.withheld_env, (std::vector<std::string>{"APP_SECRET", "KEY_VAR", "SMTP_PW"}));
+}
+
 TEST(TokenCommand, FailuresAreAuthErrors)
 {
     engine::loop loop;
