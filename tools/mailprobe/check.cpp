@@ -21,7 +21,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <optional>
 #include <sstream>
 
@@ -109,39 +108,6 @@ bool split_host_port(const std::string& s, std::string& host, std::uint16_t& por
         return false;
     }
     return !host.empty();
-}
-
-std::optional<std::string> secret_from(const std::string& env, const std::string& file, std::string& why)
-{
-    if (!env.empty()) {
-        const char* v = std::getenv(env.c_str());
-        if (!v || !*v) {
-            why = "environment variable " + env + " is not set";
-            return std::nullopt;
-        }
-        return std::string(v);
-    }
-    if (!file.empty()) {
-        std::ifstream in(file);
-        if (!in) {
-            why = "cannot read " + file;
-            return std::nullopt;
-        }
-        // A password file holds one line; more than 4 KiB is the wrong file (or /dev/zero).
-        constexpr std::size_t max_bytes = 4096;
-        std::string v(max_bytes + 1, '\0');
-        in.read(v.data(), static_cast<std::streamsize>(v.size()));
-        v.resize(static_cast<std::size_t>(in.gcount()));
-        if (v.size() > max_bytes) {
-            why = file + " is larger than 4 KiB: not a password file";
-            return std::nullopt;
-        }
-        while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) {
-            v.pop_back();
-        }
-        return v;
-    }
-    return std::string();
 }
 
 /// The login of `user`: a password (env or file), a token from `token_env`, or a token

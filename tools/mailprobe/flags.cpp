@@ -1,5 +1,8 @@
 #include "tools/mailprobe/flags.h"
 
+#include <cstdlib>
+#include <fstream>
+
 std::optional<std::chrono::milliseconds> duration_of(const std::string& s)
 {
     std::size_t used = 0;
@@ -23,4 +26,41 @@ std::optional<std::chrono::milliseconds> duration_of(const std::string& s)
         return std::chrono::minutes(n);
     }
     return std::nullopt;
+}
+
+std::optional<std::string> secret_from(const std::string& env, const std::string& file, std::string& why)
+{
+    if (!env.empty() && !file.empty()) {
+        why = "give a password from the environment or a file, not both";
+        return std::nullopt;
+    }
+    if (!env.empty()) {
+        const char* v = std::getenv(env.c_str());
+        if (!v || !*v) {
+            why = "environment variable " + env + " is not set";
+            return std::nullopt;
+        }
+        return std::string(v);
+    }
+    if (file.empty()) {
+        return std::string();
+    }
+    std::ifstream in(file);
+    if (!in) {
+        why = "cannot read " + file;
+        return std::nullopt;
+    }
+    // A password file holds one line; more than 4 KiB is the wrong file (or /dev/zero).
+    constexpr std::size_t max_bytes = 4096;
+    std::string v(max_bytes + 1, '\0');
+    in.read(v.data(), static_cast<std::streamsize>(v.size()));
+    v.resize(static_cast<std::size_t>(in.gcount()));
+    if (v.size() > max_bytes) {
+        why = file + " is larger than 4 KiB: not a password file";
+        return std::nullopt;
+    }
+    while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) {
+        v.pop_back();
+    }
+    return v;
 }

@@ -29,9 +29,7 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string_view>
 
 using namespace std::chrono_literals;
@@ -381,37 +379,6 @@ bool parse(const std::vector<std::string>& args, options& o, std::string& why)
         o.limits.concurrency = 1000;
     }
     return true;
-}
-
-std::optional<std::string> secret_from(const std::string& env, const std::string& file, std::string& why)
-{
-    if (!env.empty() && !file.empty()) {
-        why = "give a password from the environment or a file, not both";
-        return std::nullopt;
-    }
-    if (!env.empty()) {
-        const char* v = std::getenv(env.c_str());
-        if (!v || !*v) {
-            why = "environment variable " + env + " is not set";
-            return std::nullopt;
-        }
-        return std::string(v);
-    }
-    if (!file.empty()) {
-        std::ifstream in(file);
-        if (!in) {
-            why = "cannot read " + file;
-            return std::nullopt;
-        }
-        std::stringstream ss;
-        ss << in.rdbuf();
-        std::string v = ss.str();
-        while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) {
-            v.pop_back();
-        }
-        return v;
-    }
-    return std::string();
 }
 
 protocols::credentials password_login(std::string user, std::string password)
