@@ -14,6 +14,7 @@
 #include "tools/faults/fault_proxy.h"
 #include "tools/server/server.h"
 #include "tests/support/fixtures.h"
+#include "tests/support/sanitizers.h"
 
 #include <gtest/gtest.h>
 
@@ -69,20 +70,7 @@ std::size_t rss_bytes()
     return resident * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
 }
 
-/// Under AddressSanitizer freed memory waits in a quarantine of up to 256 MB, so RSS tracks
-/// what was ever allocated rather than what is held; the bound is checked in normal builds
-/// (and ASan reports leaks itself).
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool rss_is_meaningful = false;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool rss_is_meaningful = false;
-#else
-constexpr bool rss_is_meaningful = true;
-#endif
-#else
-constexpr bool rss_is_meaningful = true;
-#endif
+using test_support::rss_is_meaningful;
 
 /// The process grew by less than 8 MB since `before` (rss_bytes()).
 void expect_bounded_growth(std::size_t before)

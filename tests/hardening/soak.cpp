@@ -28,6 +28,7 @@
 #include "engine/scope.h"
 #include "engine/timer.h"
 #include "scenarios/plan.h"
+#include "tests/support/sanitizers.h"
 #include "tools/faults/fault_proxy.h"
 #include "tools/server/server.h"
 
@@ -61,17 +62,7 @@ using engine::task;
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool rss_is_meaningful = false;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool rss_is_meaningful = false;
-#else
-constexpr bool rss_is_meaningful = true;
-#endif
-#else
-constexpr bool rss_is_meaningful = true;
-#endif
+using test_support::rss_is_meaningful;
 
 constexpr const char* domain = "soak.test";
 constexpr const char* password = "soak-mailbox-pw";
