@@ -3,7 +3,11 @@
 // notify_all(), so the notifier's state is settled before any of them runs.
 //
 //   while (busy) {
-//       if (co_await done.wait(engine::after(30s)) != engine::event::woken::notified) { ... }
+//       const auto woke = co_await done.wait(engine::after(30s));
+//       if (woke != engine::event::woken::notified) { ... }
+//
+// Name the result before testing it: GCC 12 can miscompile a co_await inside an if or while
+// condition so that the coroutine body never runs (load/driver.cpp has the same note).
 //   }
 #pragma once
 

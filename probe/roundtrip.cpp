@@ -689,7 +689,8 @@ task<void> poll(poll_state* st, poller* mailbox, poller* bounces, engine::deadli
         if (st->all_settled() || now >= until) {
             co_return;
         }
-        if (!co_await engine::sleep_until(std::min(now + st->plan->spec->poll, until))) {
+        const bool slept = co_await engine::sleep_until(std::min(now + st->plan->spec->poll, until));
+        if (!slept) {
             fail(r, make_error(stage::deliver, errc::cancelled, "cancelled while waiting for the message"),
                 stage::deliver);
             co_return;

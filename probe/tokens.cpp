@@ -262,7 +262,8 @@ task<engine::result<std::string>> run_token_command(std::vector<std::string> arg
             co_return auth_error(errc::timed_out, fmt::format("token command {} did not finish within {} ms", name,
                 limits.timeout.count()));
         }
-        if (!co_await engine::sleep_for(command_poll)) {
+        const bool slept = co_await engine::sleep_for(command_poll);
+        if (!slept) {
             co_return auth_error(errc::cancelled, "cancelled while the token command ran");
         }
     }
@@ -358,7 +359,8 @@ task<engine::result<std::pair<std::string, std::chrono::seconds>>> token_cache::
         // and a provider that rotates tokens refuses the second use of the old one.
         auto& queue = m_refreshing[flow.refresh_token_file];
         while (queue.busy) {
-            if (co_await queue.done.wait(engine::after(endpoint_timeout)) == engine::event::woken::stopped) {
+            const auto woke = co_await queue.done.wait(engine::after(endpoint_timeout));
+            if (woke == engine::event::woken::stopped) {
                 co_return auth_error(errc::cancelled, "cancelled while waiting for an OAuth2 token refresh");
             }
         }
@@ -460,7 +462,8 @@ task<engine::result<protocols::credentials>> token_cache::credentials_for(const 
     entry& e = m_entries[key_of(c)];   // map nodes stay put while other entries come and go
     if (e.in_flight) {
         while (e.in_flight) {
-            if (co_await e.done.wait(engine::after(endpoint_timeout)) == engine::event::woken::stopped) {
+            const auto woke = co_await e.done.wait(engine::after(endpoint_timeout));
+            if (woke == engine::event::woken::stopped) {
                 co_return auth_error(errc::cancelled, "cancelled while waiting for an OAuth2 token");
             }
         }

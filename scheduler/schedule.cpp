@@ -61,7 +61,8 @@ engine::task<void> schedule::run(scenarios::plan plan, probe::context ctx)
         // A daemon waits for its signals even with no probe (an empty shard): a reload may
         // bring some. The drain ends this wait with the rest.
         m_all.spawn([]() -> engine::task<void> {
-            while (co_await engine::sleep_for(std::chrono::hours(24))) {
+            for (bool slept = true; slept;) {
+                slept = co_await engine::sleep_for(std::chrono::hours(24));
             }
         }());
     }

@@ -129,7 +129,8 @@ engine::task<void> serve(engine::listener* l, const handler* h, server_limits li
                 break;
             }
             // Out of descriptors or a transient accept failure: breathe, then go on.
-            if (!co_await engine::sleep_for(50ms)) {
+            const bool slept = co_await engine::sleep_for(50ms);
+            if (!slept) {
                 break;
             }
             continue;

@@ -892,7 +892,8 @@ task<void> session::logout()
         command cmd = m_builder.logout();
         std::string tag = cmd.tag;
         // Best effort: the answer (BYE, then OK) changes nothing; errors end the wait.
-        if (co_await send(std::move(cmd), stage::cleanup, "LOGOUT")) {
+        const auto sent = co_await send(std::move(cmd), stage::cleanup, "LOGOUT");
+        if (sent) {
             (void)co_await complete(std::move(tag), "LOGOUT", stage::cleanup, [](const response&) -> std::optional<error> {
                 return std::nullopt;
             });

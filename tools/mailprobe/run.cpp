@@ -157,14 +157,16 @@ engine::task<void> on_stop_signals(scheduler::schedule* s, std::chrono::millisec
     engine::scope race;
     race.spawn([](scheduler::schedule* sched, engine::scope* r) -> engine::task<void> {
         engine::signal_awaiter second{SIGINT, SIGTERM};
-        if (co_await second != 0) {
+        const auto signo = co_await second;
+        if (signo != 0) {
             std::fprintf(stderr, "mailprobe run: second signal: stopping the runs in flight\n");
             sched->stop_now();
             r->request_stop();
         }
     }(s, &race));
     race.spawn([](scheduler::schedule* sched, std::chrono::milliseconds g, engine::scope* r) -> engine::task<void> {
-        if (co_await engine::sleep_for(g)) {
+        const auto slept = co_await engine::sleep_for(g);
+        if (slept) {
             std::fprintf(stderr, "mailprobe run: grace period over: stopping the runs in flight\n");
             sched->stop_now();
             r->request_stop();
@@ -178,7 +180,8 @@ engine::task<void> on_reload_signals(scheduler::schedule* s, const run_options* 
 {
     for (;;) {
         engine::signal_awaiter hup{SIGHUP};
-        if (co_await hup == 0) {
+        const auto signo = co_await hup;
+        if (signo == 0) {
             co_return;
         }
         if (auto next = load_plan(*o, "reload refused: ")) {

@@ -910,7 +910,8 @@ task<engine::result<imap_session::next_step>> imap_session::dispatch()
             co_return next_step::go_on;
         }
         tagged("OK Begin TLS negotiation now");
-        if (!co_await m_io.upgrade(m_ctx->tls)) {
+        const auto upgraded = co_await m_io.upgrade(m_ctx->tls);
+        if (!upgraded) {
             co_return next_step::close;
         }
         m_tls = true;
@@ -976,7 +977,8 @@ task<engine::result<imap_session::next_step>> imap_session::dispatch()
 task<void> imap_session::run()
 {
     if (m_lc->tls == protocols::tls_mode::implicit) {
-        if (!co_await m_io.upgrade(m_ctx->tls)) {
+        const auto upgraded = co_await m_io.upgrade(m_ctx->tls);
+        if (!upgraded) {
             co_return;
         }
         m_tls = true;

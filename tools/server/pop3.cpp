@@ -225,7 +225,8 @@ void pop3_session::commit()
 task<void> pop3_session::run()
 {
     if (m_lc->tls == protocols::tls_mode::implicit) {
-        if (!co_await m_io.upgrade(m_ctx->tls)) {
+        const auto upgraded = co_await m_io.upgrade(m_ctx->tls);
+        if (!upgraded) {
             co_return;
         }
         m_tls = true;
@@ -264,7 +265,8 @@ task<void> pop3_session::run()
                 continue;
             }
             m_io.reply("+OK Begin TLS negotiation\r\n");
-            if (!co_await m_io.upgrade(m_ctx->tls)) {
+            const auto upgraded = co_await m_io.upgrade(m_ctx->tls);
+            if (!upgraded) {
                 co_return;
             }
             m_tls = true;
@@ -326,8 +328,11 @@ task<void> pop3_session::run()
         } else {
             m_io.reply("-ERR Unknown command\r\n");
         }
-        if (m_io.out().size() > 256 * 1024 && !co_await m_io.flush()) {
-            co_return;
+        if (m_io.out().size() > 256 * 1024) {
+            const auto flushed = co_await m_io.flush();
+            if (!flushed) {
+                co_return;
+            }
         }
     }
 }

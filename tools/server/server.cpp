@@ -100,7 +100,8 @@ engine::task<void> server::accept_loop(server* self, std::size_t index, engine::
                 co_return;
             }
             // Out of descriptors or a transient accept failure: breathe, then go on.
-            if (!co_await engine::sleep_for(50ms)) {
+            const auto slept = co_await engine::sleep_for(50ms);
+            if (!slept) {
                 co_return;
             }
             continue;

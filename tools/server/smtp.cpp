@@ -348,7 +348,8 @@ task<engine::result<void>> smtp_session::data()
 task<void> smtp_session::run()
 {
     if (m_lc->tls == protocols::tls_mode::implicit) {
-        if (!co_await m_io.upgrade(m_ctx->tls)) {
+        const auto upgraded = co_await m_io.upgrade(m_ctx->tls);
+        if (!upgraded) {
             co_return;
         }
         m_tls = true;
@@ -379,7 +380,8 @@ task<void> smtp_session::run()
         } else if (iequals(verb, "RCPT")) {
             rcpt(arg);
         } else if (iequals(verb, "DATA")) {
-            if (!co_await data()) {
+            const auto taken = co_await data();
+            if (!taken) {
                 co_return;
             }
         } else if (iequals(verb, "RSET")) {
@@ -399,7 +401,8 @@ task<void> smtp_session::run()
                 continue;
             }
             m_io.reply("220 2.0.0 Ready to start TLS\r\n");
-            if (!co_await m_io.upgrade(m_ctx->tls)) {
+            const auto upgraded = co_await m_io.upgrade(m_ctx->tls);
+            if (!upgraded) {
                 co_return;
             }
             // RFC 3207 section 4.2: forget everything learnt before the handshake.
@@ -408,7 +411,8 @@ task<void> smtp_session::run()
             m_user = nullptr;
             reset_transaction();
         } else if (iequals(verb, "AUTH")) {
-            if (!co_await auth(arg)) {
+            const auto authed = co_await auth(arg);
+            if (!authed) {
                 co_return;
             }
         } else {
