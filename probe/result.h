@@ -69,6 +69,8 @@ struct result {
     bool next_poll = false;               // sent by this run, looked for by the next one:
                                           // delivery is then "seen by", not "arrived after"
     std::string folder;                   // where the message was found; empty if not found
+    bool fetch_session_kept = false;      // IMAP keep_session: this run polled in a session an
+                                          // earlier run logged in, so it did not log in itself
     timings ms;
     std::vector<hop> hops;
     std::int64_t max_clock_skew_ms = 0;   // the largest backwards step between hops

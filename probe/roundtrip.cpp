@@ -409,6 +409,7 @@ public:
         auto started = engine::clock::now();
         if (!m_session) {
             if (auto opened = co_await open(); !opened) {
+                m_broken = true;
                 co_return std::move(opened).err();
             }
             m_setup_ms = ms_since(started);
@@ -418,6 +419,7 @@ public:
         // run with nothing outstanding still clears leftovers there.
         for (std::size_t f = 0; f < m_folders.size() && (f == 0 || !m_st->all_settled()); ++f) {
             if (auto done = co_await folder_round(f); !done) {
+                m_broken = true;
                 co_return std::move(done).err();
             }
         }
@@ -427,14 +429,58 @@ public:
 
     task<void> close() override
     {
-        if (m_session) {
-            co_await m_session->logout();
+        if (!m_session) {
+            co_return;
         }
+        // Only a session that answered every command is worth keeping; after an error its
+        // state (a command cut off mid-answer) is unknown.
+        if (m_box->keep_session.count() > 0 && !m_broken && m_session->is_open() &&
+            engine::clock::now() - m_logged_in < m_box->keep_session) {
+            m_session->set_transcript(nullptr);
+            m_st->ctx->sessions.put(m_box->name, session_pool::kept{std::move(*m_session), m_logged_in});
+            m_session.reset();
+            co_return;
+        }
+        co_await m_session->logout();
     }
 
 private:
+    /// A session an earlier run kept, if it still answers NOOP.
+    task<bool> reuse()
+    {
+        auto kept = m_st->ctx->sessions.take(m_box->name, m_box->keep_session);
+        if (!kept) {
+            co_return false;
+        }
+        kept->session.set_transcript(m_log);
+        if (m_log) {
+            m_log->note(fmt::format("kept session, logged in {} s ago", ms_since(kept->logged_in) / 1000));
+        }
+        const auto alive = co_await kept->session.noop();
+        if (!alive) {
+            if (m_log) {
+                m_log->note("the kept session no longer answers: " + alive.err().describe());
+            }
+            co_return false;
+        }
+        m_session.emplace(std::move(kept->session));
+        m_logged_in = kept->logged_in;
+        m_st->out->fetch_session_kept = true;
+        co_return true;
+    }
+
     task<engine::result<void>> open()
     {
+        if (m_box->keep_session.count() > 0) {
+            const bool reused = co_await reuse();
+            if (reused) {
+                if (m_session->tls_info()) {
+                    record_tls(*m_st->out, m_server->name, *m_session->tls_info());
+                }
+                // LIST again: a junk folder may have been made since.
+                co_return co_await discover_folders();
+            }
+        }
         auto s = co_await protocols::imap::session::connect(std::move(m_ep), m_log);
         if (!s) {
             co_return std::move(s).err().at(stage::connect);
@@ -452,6 +498,12 @@ private:
             forget_refused(m_st->ctx->tokens, m_box->login, token, l.err());
             co_return std::move(l).err().at(stage::auth);
         }
+        m_logged_in = engine::clock::now();
+        co_return co_await discover_folders();
+    }
+
+    task<engine::result<void>> discover_folders()
+    {
         m_folders = {"INBOX"};
         if (m_what == looking_for::probes) {
             auto boxes = co_await m_session->list();
@@ -548,6 +600,8 @@ private:
     }
 
     std::optional<protocols::imap::session> m_session;
+    engine::clock::time_point m_logged_in{};
+    bool m_broken = false;   // a round failed: the session is not kept
     std::vector<std::string> m_folders;
     std::vector<folder_memo> m_memos;
 };

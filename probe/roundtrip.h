@@ -31,6 +31,7 @@
 #include "engine/task.h"
 #include "engine/tls.h"
 #include "probe/result.h"
+#include "probe/session_pool.h"
 #include "probe/tokens.h"
 #include "protocols/message/probe_header.h"
 #include "protocols/message/probe_id.h"
@@ -46,7 +47,8 @@
 
 namespace probe {
 
-/// What probe runs share: the HMAC key, the id generator, the OAuth2 tokens, the client TLS contexts (one per
+/// What probe runs share: the HMAC key, the id generator, the OAuth2 tokens, the kept IMAP
+/// sessions, the client TLS contexts (one per
 /// CA file and verification switch, since loading a CA store per connection would dominate
 /// the cost) and the trace switch. One per loop thread; not thread-safe.
 class context {
@@ -64,6 +66,8 @@ public:
 
     /// OAuth2 tokens, shared by every probe of this context (fetched once per source).
     token_cache tokens;
+    /// IMAP sessions kept between runs of mailboxes with keep_session.
+    session_pool sessions;
     /// Record every dialogue into result::transcript.
     bool trace = false;
     /// Our EHLO name; empty: the domain of the probe's From address.

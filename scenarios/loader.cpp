@@ -158,10 +158,10 @@ constexpr std::array<std::string_view, 5> auth_keys{"user", "password", "oauth2_
     "oauth2"};
 enum auth_key { a_user, a_password, a_oauth2_token, a_oauth2_token_command, a_oauth2 };
 
-constexpr std::array<std::string_view, 10> mailbox_keys{"name", "address", "server", "user", "password",
-    "oauth2_token", "extra_folders", "junk_folders", "oauth2_token_command", "oauth2"};
+constexpr std::array<std::string_view, 11> mailbox_keys{"name", "address", "server", "user", "password",
+    "oauth2_token", "extra_folders", "junk_folders", "oauth2_token_command", "oauth2", "keep_session"};
 enum mailbox_key { m_name_key, m_address, m_server, m_user, m_password, m_oauth2_token, m_extra_folders, m_junk_folders,
-    m_oauth2_token_command, m_oauth2 };
+    m_oauth2_token_command, m_oauth2, m_keep_session };
 
 constexpr std::array<std::string_view, 10> oauth2_keys{"flow", "tenant", "client_id", "client_secret", "scope",
     "token_url", "refresh_token_file", "ca_file", "certificate_file", "private_key_file"};
@@ -1099,6 +1099,7 @@ void reader::read_mailbox(od::value& v)
             case m_oauth2: m.login.oauth2 = read_oauth2(value); break;
             case m_extra_folders: if (auto x = string_list(value)) m.extra_folders = std::move(*x); break;
             case m_junk_folders: if (auto x = string_list(value)) m.junk_folders = std::move(*x); break;
+            case m_keep_session: if (auto x = duration(value)) m.keep_session = *x; break;
             default: break;
             }
         });

@@ -118,6 +118,9 @@ struct mailbox {
     credential login;
     std::vector<std::string> extra_folders;   // searched after INBOX (IMAP only)
     std::vector<std::string> junk_folders;    // empty: found by \Junk special-use (IMAP only)
+    // IMAP: keep the logged-in session between runs while its login is younger than this, so
+    // frequent probes do not log in every run; 0: log in every run (auth proven every time).
+    std::chrono::milliseconds keep_session{0};
 };
 
 struct tenant {

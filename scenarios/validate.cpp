@@ -185,6 +185,14 @@ void checker::check_mailbox(std::size_t i)
         if (!m.junk_folders.empty()) {
             error(at + "/junk_folders", "pop3 sees only INBOX: junk_folders needs an imap server");
         }
+        if (m.keep_session.count() > 0) {
+            error(at + "/keep_session", "a pop3 session sees the maildrop as it was at login: keep_session needs an imap server");
+        }
+    }
+    // RFC 3501 lets a server log out a session idle for 30 minutes; a longer keep would
+    // mostly find dead sessions, and proves the login too rarely.
+    if (m.keep_session > std::chrono::minutes(30)) {
+        error(at + "/keep_session", "keep_session is at most 30m (servers may log out idle sessions after 30 minutes)");
     }
     if (s.tls == tls_mode::none) {
         warning(at + "/server", "mailbox " + q(m.name) + " logs in to " + q(s.name) + " in clear text (tls \"none\")");

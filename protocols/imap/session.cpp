@@ -886,6 +886,18 @@ task<result<void>> session::append(std::string utf8_name, std::string message)
     });
 }
 
+task<engine::result<void>> session::noop()
+{
+    command cmd = m_builder.noop();
+    std::string tag = cmd.tag;
+    if (auto s = co_await send(std::move(cmd), stage::fetch, "NOOP"); !s) {
+        co_return std::move(s).err();
+    }
+    co_return co_await complete(std::move(tag), "NOOP", stage::fetch, [](const response&) -> std::optional<error> {
+        return std::nullopt;
+    });
+}
+
 task<void> session::logout()
 {
     if (m_conn.is_open()) {

@@ -118,6 +118,13 @@ public:
     /// LOGOUT (best effort, one command timeout) and close the connection.
     engine::task<void> logout();
 
+    /// NOOP: a cheap round trip that shows a kept session still works (the server may have
+    /// logged it out while it sat idle) and takes in the updates queued meanwhile.
+    engine::task<engine::result<void>> noop();
+    /// Where the dialogue is recorded from now on: a kept session serves later runs.
+    void set_transcript(transcript* log) noexcept { m_log = log; }
+    bool is_open() const noexcept { return m_conn.is_open(); }
+
     /// The current capability list, space separated, as the server last sent it.
     const std::string& capabilities() const noexcept { return m_capabilities; }
     bool has_capability(std::string_view name) const noexcept;

@@ -364,4 +364,31 @@ TEST_F(RoundtripIntegration, OtherMessagesInTheMailboxAreLeftAlone)
     EXPECT_TRUE(holds_token()) << "a probe deleted someone else's message";
 }
 
+/// keep_session on Dovecot: the later runs poll in the session the first one logged in to.
+TEST_F(RoundtripIntegration, KeptImapSessionServesLaterRunsOnDovecot)
+{
+    const auto& in = m_facts.org("internal");
+    auto p = plan("it-kept-session", 1, in, in.users.at("probe").address, in, "probe", scenarios::protocol_kind::imap);
+    std::const_pointer_cast<scenarios::mailbox>(p.fetch)->keep_session = 60s;
+    engine::loop loop;
+    probe::context ctx(test_key(0x3c));
+    ctx.trace = true;
+    auto runs = loop.run([](scenarios::probe_plan plan, probe::context* c) -> task<std::vector<probe::result>> {
+        std::vector<probe::result> out;
+        for (int i = 0; i < 3; ++i) {
+            out.push_back(co_await probe::run_once(plan, *c));
+        }
+        co_return out;
+    }(p, &ctx));
+    ASSERT_EQ(runs.size(), 3u);
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+        SCOPED_TRACE(i);
+        EXPECT_EQ(runs[i].outcome, status::up) << runs[i].reason << " / " << runs[i].server_reply;
+        EXPECT_EQ(runs[i].fetch_session_kept, i > 0);
+        EXPECT_EQ(runs[i].transcript.find("AUTHENTICATE") != std::string::npos, i == 0) << runs[i].transcript;
+    }
+    EXPECT_NE(runs[2].transcript.find("NOOP"), std::string::npos);
+    EXPECT_EQ(ctx.sessions.idle(), 1u);
+}
+
 } // namespace

@@ -276,6 +276,66 @@ TEST_F(Roundtrip, UpOverImapDeletesItsMessage)
     EXPECT_EQ(count("alice@org1.test", builtin::folder_id::inbox), 0u);
 }
 
+/// keep_session: the second run polls in the session the first logged in (a NOOP, no login);
+/// once the login is older than keep_session, a run logs in again.
+TEST_F(Roundtrip, KeptImapSessionServesTheNextRunUntilItsLoginIsTooOld)
+{
+    probe::context ctx(test_key());
+    ctx.trace = true;
+    auto p = plan("alice@org1.test", "alice", "alice-pw");
+    std::const_pointer_cast<scenarios::mailbox>(p.fetch)->keep_session = 700ms;
+    probe::result first, second, third;
+    std::vector<task<void>> steps;
+    steps.push_back(run_into(p, &ctx, &first));
+    steps.push_back(run_into(p, &ctx, &second));
+    steps.push_back([]() -> task<void> { co_await engine::sleep_for(800ms); }());
+    steps.push_back(run_into(p, &ctx, &third));
+    serve(std::move(steps));
+
+    EXPECT_EQ(first.outcome, status::up) << first.reason;
+    EXPECT_FALSE(first.fetch_session_kept);
+    EXPECT_NE(first.transcript.find("AUTHENTICATE"), std::string::npos);
+    EXPECT_EQ(second.outcome, status::up) << second.reason;
+    EXPECT_TRUE(second.fetch_session_kept);
+    EXPECT_NE(second.transcript.find("kept session, logged in 0 s ago"), std::string::npos) << second.transcript;
+    EXPECT_NE(second.transcript.find("NOOP"), std::string::npos);
+    EXPECT_EQ(second.transcript.find("AUTHENTICATE"), std::string::npos) << second.transcript;
+    ASSERT_EQ(second.tls.size(), 2u);   // the kept session's certificate is still reported
+    EXPECT_EQ(second.tls[1].server, "imaps");
+    EXPECT_EQ(third.outcome, status::up) << third.reason;
+    EXPECT_FALSE(third.fetch_session_kept);
+    EXPECT_NE(third.transcript.find("AUTHENTICATE"), std::string::npos);
+    EXPECT_EQ(count("alice@org1.test", builtin::folder_id::inbox), 0u);
+    EXPECT_EQ(ctx.sessions.idle(), 1u);
+}
+
+/// A kept session whose server went away is dropped after its NOOP fails, and the run logs in
+/// to the server that answers now.
+TEST_F(Roundtrip, KeptSessionTheServerClosedIsReplacedByAFreshLogin)
+{
+    probe::context ctx(test_key());
+    ctx.trace = true;
+    auto p = plan("alice@org1.test", "alice", "alice-pw");
+    std::const_pointer_cast<scenarios::mailbox>(p.fetch)->keep_session = 60s;
+    auto first = run(p, ctx);
+    ASSERT_EQ(first.outcome, status::up) << first.reason;
+    ASSERT_EQ(ctx.sessions.idle(), 1u);
+
+    // A second server (the built-in one serves once): other ports, another CA file.
+    m_server = std::make_unique<builtin::server>(world_config());
+    ASSERT_TRUE(m_server->start());
+    std::remove(m_ca.c_str());
+    m_ca += "-second";
+    ASSERT_TRUE(m_server->write_ca_pem(m_ca));
+    auto p2 = plan("alice@org1.test", "alice", "alice-pw");
+    std::const_pointer_cast<scenarios::mailbox>(p2.fetch)->keep_session = 60s;
+    auto second = run(p2, ctx);
+    EXPECT_EQ(second.outcome, status::up) << second.reason;
+    EXPECT_FALSE(second.fetch_session_kept);
+    EXPECT_NE(second.transcript.find("the kept session no longer answers"), std::string::npos) << second.transcript;
+    EXPECT_NE(second.transcript.find("AUTHENTICATE"), std::string::npos);
+}
+
 TEST_F(Roundtrip, UpOverPop3DeletesItsMessage)
 {
     probe::context ctx(test_key());
