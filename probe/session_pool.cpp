@@ -1,6 +1,7 @@
 #include "probe/session_pool.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace probe {
 
@@ -34,6 +35,16 @@ void session_pool::put(const std::string& mailbox, kept k)
     sessions.insert(at, std::move(k));
     if (sessions.size() > max_per_mailbox) {
         sessions.erase(sessions.begin());   // the oldest login goes first
+    }
+}
+
+engine::task<void> session_pool::close_all()
+{
+    auto all = std::exchange(m_idle, {});
+    for (auto& [name, sessions] : all) {
+        for (auto& k : sessions) {
+            co_await k.session.logout();
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "engine/loop.h"
+#include "engine/task.h"
 #include "protocols/imap/session.h"
 
 #include <chrono>
@@ -33,6 +34,10 @@ public:
     void put(const std::string& mailbox, kept k);
 
     std::size_t idle() const noexcept;
+
+    /// LOGOUT from every kept session (best effort, each within its command timeout) and
+    /// forget them: for the end of a plan's life, while the loop still runs.
+    engine::task<void> close_all();
 
     static constexpr std::size_t max_per_mailbox = 2;
 

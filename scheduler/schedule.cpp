@@ -148,6 +148,9 @@ engine::task<void> schedule::run_generation(schedule* self, generation* g)
     // is told why it will not start.
     self->close(*g, self->m_draining ? "mailprobe is stopping" : "the scenario was reloaded");
     co_await g->runs.join();
+    // Kept IMAP sessions end with their plan (a reload brings a new pool), politely, while
+    // the loop still runs.
+    co_await g->ctx.sessions.close_all();
     // Freed by the next start(), when this join has long unwound.
     g->done = true;
 }
