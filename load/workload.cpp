@@ -60,6 +60,30 @@ bool carries_our_mac(std::string_view block, const protocols::message::mac_key& 
     return false;
 }
 
+/// A POP3 session on `ep`, logged in as `login`, with its maildrop's message count (STAT).
+struct pop3_open {
+    protocols::pop3::session session;
+    std::uint32_t count = 0;
+};
+
+engine::task<engine::result<pop3_open>> open_pop3(protocols::endpoint ep, protocols::credentials login)
+{
+    auto s = co_await protocols::pop3::session::connect(std::move(ep), nullptr);
+    if (!s) {
+        co_return std::move(s).err();
+    }
+    if (auto l = co_await s->login(std::move(login)); !l) {
+        co_await s->close();
+        co_return std::move(l).err();
+    }
+    auto st = co_await s->stat();
+    if (!st) {
+        co_await s->close();
+        co_return std::move(st).err();
+    }
+    co_return pop3_open{std::move(*s), st->count};
+}
+
 } // namespace
 
 workload::workload(target t, protocols::message::mac_key key)
@@ -170,28 +194,20 @@ engine::task<engine::result<void>> workload::imap_fetch(std::uint64_t)
 
 engine::task<engine::result<void>> workload::pop3_fetch(std::uint64_t)
 {
-    auto s = co_await protocols::pop3::session::connect(m_target.fetch, nullptr);
-    if (!s) {
-        co_return std::move(s).err();
+    auto opened = co_await open_pop3(m_target.fetch, m_target.mailbox);
+    if (!opened) {
+        co_return std::move(opened).err();
     }
-    if (auto l = co_await s->login(m_target.mailbox); !l) {
-        co_await s->close();
-        co_return l;
-    }
-    auto st = co_await s->stat();
-    if (!st) {
-        co_await s->close();
-        co_return std::move(st).err();
-    }
-    if (st->count == 0) {
-        co_await s->close();
+    auto& s = opened->session;
+    if (opened->count == 0) {
+        co_await s.close();
         co_return engine::make_error(engine::stage::fetch, engine::errc::not_found, "the maildrop is empty");
     }
-    if (auto top = co_await s->top_headers(1); !top) {
-        co_await s->close();
+    if (auto top = co_await s.top_headers(1); !top) {
+        co_await s.close();
         co_return std::move(top).err();
     }
-    co_return co_await s->quit();
+    co_return co_await s.quit();
 }
 
 engine::task<engine::result<void>> workload::roundtrip(std::uint64_t)
@@ -214,33 +230,25 @@ engine::task<engine::result<void>> workload::unseed(bool over_imap)
         co_return co_await find_over_imap(m_seed_id, true, m_target.deliver_within);
     }
     // POP3: mark every message whose header block names the seed, then QUIT to commit.
-    auto s = co_await protocols::pop3::session::connect(m_target.fetch, nullptr);
-    if (!s) {
-        co_return std::move(s).err();
+    auto opened = co_await open_pop3(m_target.fetch, m_target.mailbox);
+    if (!opened) {
+        co_return std::move(opened).err();
     }
-    if (auto l = co_await s->login(m_target.mailbox); !l) {
-        co_await s->close();
-        co_return l;
-    }
-    auto st = co_await s->stat();
-    if (!st) {
-        co_await s->close();
-        co_return std::move(st).err();
-    }
-    for (std::uint32_t n = 1; n <= st->count; ++n) {
-        auto top = co_await s->top_headers(n);
+    auto& s = opened->session;
+    for (std::uint32_t n = 1; n <= opened->count; ++n) {
+        auto top = co_await s.top_headers(n);
         if (!top) {
-            co_await s->close();
+            co_await s.close();
             co_return std::move(top).err();
         }
         if (top->find(m_seed_id) != std::string::npos && carries_our_mac(*top, m_key)) {
-            if (auto d = co_await s->dele(n); !d) {
-                co_await s->close();
+            if (auto d = co_await s.dele(n); !d) {
+                co_await s.close();
                 co_return d;
             }
         }
     }
-    co_return co_await s->quit();
+    co_return co_await s.quit();
 }
 
 } // namespace load
