@@ -28,6 +28,7 @@
 #include <limits>
 #include <set>
 #include <sys/stat.h>
+#include <type_traits>
 #include <unordered_set>
 #include <utility>
 
@@ -238,6 +239,8 @@ private:
         std::uint64_t required, F&& on_field);
     template <typename F>
     void elements(od::value& v, F&& on_element);
+    template <typename R, typename F>
+    void elements(od::value& v, R&& reserve, F&& on_element);
 
     std::optional<std::string> raw_string(od::value& v);
     std::optional<std::string> text(od::value& v);
@@ -463,6 +466,14 @@ std::uint64_t reader::fields(od::object& obj, const char* at, const std::array<s
 template <typename F>
 void reader::elements(od::value& v, F&& on_element)
 {
+    elements(v, nullptr, std::forward<F>(on_element));
+}
+
+// With a `reserve` callback (not nullptr): counts the elements first (a skim that rewinds),
+// so 100,000 mailboxes are built in place instead of moved each time their vector grows.
+template <typename R, typename F>
+void reader::elements(od::value& v, R&& reserve, F&& on_element)
+{
     const char* at = where(v);
     if (!expect_type(v, od::json_type::array, "an array")) {
         return;
@@ -471,6 +482,14 @@ void reader::elements(od::value& v, F&& on_element)
     if (auto e = v.get_array().get(arr)) {
         json_error(e, at);
         return;
+    }
+    if constexpr (!std::is_null_pointer_v<std::remove_cvref_t<R>>) {
+        std::size_t count = 0;
+        if (auto e = arr.count_elements().get(count)) {
+            json_error(e, nullptr);
+            return;
+        }
+        reserve(count);
     }
     std::size_t index = 0;
     for (auto item : arr) {
@@ -599,21 +618,21 @@ std::optional<std::string> reader::expand(std::string_view in, const char* at)
 std::optional<std::int64_t> reader::integer(od::value& v, std::int64_t lo, std::int64_t hi)
 {
     const char* at = where(v);
-    std::string range = last_key() + " must be " + std::to_string(lo) + "-" + std::to_string(hi);
+    auto range = [&] { return last_key() + " must be " + std::to_string(lo) + "-" + std::to_string(hi); };
     if (!expect_type(v, od::json_type::number, "a number")) {
         return std::nullopt;
     }
     std::int64_t n = 0;
     if (auto e = v.get_int64().get(n)) {
         if (e == simdjson::INCORRECT_TYPE || e == simdjson::NUMBER_OUT_OF_RANGE || e == simdjson::NUMBER_ERROR) {
-            error(at, range + " (a whole number)");
+            error(at, range() + " (a whole number)");
         } else {
             json_error(e, at);
         }
         return std::nullopt;
     }
     if (n < lo || n > hi) {
-        error(at, range);
+        error(at, range());
         return std::nullopt;
     }
     return n;
@@ -641,9 +660,11 @@ std::optional<milliseconds> reader::duration(od::value& v)
     if (!s) {
         return std::nullopt;
     }
-    std::string bad = last_key() + " " + quote_text(*s) + " is not a duration; write e.g. \"250ms\", \"30s\", \"5m\" or \"1h30m\"";
+    auto bad = [&] {
+        return last_key() + " " + quote_text(*s) + " is not a duration; write e.g. \"250ms\", \"30s\", \"5m\" or \"1h30m\"";
+    };
     if (s->empty()) {
-        error(at, bad);
+        error(at, bad());
         return std::nullopt;
     }
     std::int64_t total = 0;
@@ -672,7 +693,7 @@ std::optional<milliseconds> reader::duration(od::value& v)
             ++i;
         }
         if (digits == 0 || unit == 0) {
-            error(at, bad);
+            error(at, bad());
             return std::nullopt;
         }
         if (n > max_duration.count() || (total += n * unit) > max_duration.count()) {
@@ -1084,7 +1105,7 @@ void reader::read_server(od::value& v)
 
 void reader::read_mailbox(od::value& v)
 {
-    mailbox m;
+    mailbox& m = m_scenario.mailboxes.emplace_back();
     const char* at = where(v);
     std::uint64_t seen = fields(v, mailbox_keys, bit(m_name_key) | bit(m_address) | bit(m_server),
         [&](int key, od::value& value) {
@@ -1111,7 +1132,6 @@ void reader::read_mailbox(od::value& v)
     if (!(seen & bit(m_user))) {
         m.login.user = m.address;
     }
-    m_scenario.mailboxes.push_back(std::move(m));
 }
 
 void reader::read_tenant(od::value& v)
@@ -1129,7 +1149,8 @@ void reader::read_tenant(od::value& v)
 
 void reader::read_probe(od::value& v, std::size_t index)
 {
-    probe p;
+    // Built in place and dropped again if it turns out bad: most probes are good.
+    probe& p = m_scenario.probes.emplace_back();
     m_probe = index;
     std::uint64_t seen = fields(v, probe_keys,
         bit(p_name) | bit(p_tenant) | bit(p_topology) | bit(p_send_via) | bit(p_from) | bit(p_to) | bit(p_fetch),
@@ -1155,8 +1176,9 @@ void reader::read_probe(od::value& v, std::size_t index)
             }
         });
     m_probe.reset();
-    if (!m_bad_probes.contains(index)) {
-        m_scenario.probes.push_back(std::move(p));
+    if (m_bad_probes.contains(index)) {
+        m_scenario.probes.pop_back();
+    } else {
         m_probe_set.push_back(seen);
         m_probe_position.push_back(index);
     }
@@ -1191,10 +1213,27 @@ void reader::read_top(od::object& root, const char* at)
             }
             break;
         case t_defaults: read_defaults(value); break;
-        case t_servers: elements(value, [&](std::size_t, od::value& e) { read_server(e); }); break;
-        case t_mailboxes: elements(value, [&](std::size_t, od::value& e) { read_mailbox(e); }); break;
-        case t_tenants: elements(value, [&](std::size_t, od::value& e) { read_tenant(e); }); break;
-        case t_probes: elements(value, [&](std::size_t i, od::value& e) { read_probe(e, i); }); break;
+        case t_servers:
+            elements(value, [&](std::size_t n) { m_scenario.servers.reserve(n); m_server_set.reserve(n); },
+                [&](std::size_t, od::value& e) { read_server(e); });
+            break;
+        case t_mailboxes:
+            elements(value, [&](std::size_t n) { m_scenario.mailboxes.reserve(n); },
+                [&](std::size_t, od::value& e) { read_mailbox(e); });
+            break;
+        case t_tenants:
+            elements(value, [&](std::size_t n) { m_scenario.tenants.reserve(n); },
+                [&](std::size_t, od::value& e) { read_tenant(e); });
+            break;
+        case t_probes:
+            elements(value,
+                [&](std::size_t n) {
+                    m_scenario.probes.reserve(n);
+                    m_probe_set.reserve(n);
+                    m_probe_position.reserve(n);
+                },
+                [&](std::size_t i, od::value& e) { read_probe(e, i); });
+            break;
         default: break;
         }
     });
@@ -1286,7 +1325,7 @@ void reader::finish(load_result& out)
         more.message = std::to_string(m_dropped) + " more errors not shown";
         m_errors.push_back(std::move(more));
     }
-    if (!failed) {
+    if (!failed && !m_bad_probes.empty()) {
         std::vector<probe> kept;
         kept.reserve(m_scenario.probes.size());
         for (std::size_t i = 0; i < m_scenario.probes.size(); ++i) {
@@ -1304,6 +1343,8 @@ void reader::finish(load_result& out)
             }
         }
         m_scenario.probes = std::move(kept);
+    }
+    if (!failed) {
         out.value = std::move(m_scenario);
     }
     out.errors = std::move(m_errors);
