@@ -9,6 +9,7 @@
 #include "scenarios/validate.h"
 
 #include <algorithm>
+#include <array>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -91,8 +92,18 @@ private:
     void check_mailbox(std::size_t i);
     void check_probe(std::size_t i);
 
+    void warn_clear_text();
+
+    // Mailboxes that log in without TLS, per server: one warning per server, not one per
+    // mailbox (100,000 mailboxes on one such server would otherwise be 100,000 warnings).
+    struct clear_text {
+        std::size_t count = 0;
+        std::array<std::size_t, 3> first{};   // the first mailboxes, named in the warning
+    };
+
     const scenario& m_s;
     std::span<const std::size_t> m_positions;
+    std::vector<clear_text> m_clear_text;   // by server index
     validation_report m_report;
     std::unordered_map<std::string_view, std::size_t> m_servers;
     std::unordered_map<std::string_view, std::size_t> m_mailboxes;
@@ -195,10 +206,37 @@ void checker::check_mailbox(std::size_t i)
         error(at + "/keep_session", "keep_session is at most 30m (servers may log out idle sessions after 30 minutes)");
     }
     if (s.tls == tls_mode::none) {
-        warning(at + "/server", "mailbox " + q(m.name) + " logs in to " + q(s.name) + " in clear text (tls \"none\")");
+        clear_text& c = m_clear_text[it->second];
+        if (c.count++ < c.first.size()) {
+            c.first[c.count - 1] = i;
+        }
     }
     if (m.login.user.empty()) {
         error(at + "/user", "user must not be empty");
+    }
+}
+
+// One mailbox: the warning is the mailbox's. More: the server's, naming the first few.
+void checker::warn_clear_text()
+{
+    for (std::size_t si = 0; si < m_clear_text.size(); ++si) {
+        const clear_text& c = m_clear_text[si];
+        const std::string& server = m_s.servers[si].name;
+        if (c.count == 1) {
+            warning("/mailboxes/" + std::to_string(c.first[0]) + "/server",
+                "mailbox " + q(m_s.mailboxes[c.first[0]].name) + " logs in to " + q(server) + " in clear text (tls \"none\")");
+        } else if (c.count > 1) {
+            std::string names;
+            std::size_t shown = std::min(c.count, c.first.size());
+            for (std::size_t k = 0; k < shown; ++k) {
+                names += (k == 0 ? "" : ", ") + q(m_s.mailboxes[c.first[k]].name);
+            }
+            if (c.count > shown) {
+                names += " and " + std::to_string(c.count - shown) + " more";
+            }
+            warning("/servers/" + std::to_string(si) + "/tls", std::to_string(c.count) + " mailboxes log in to " + q(server) +
+                                                                   " in clear text (tls \"none\"): " + names);
+        }
     }
 }
 
@@ -319,9 +357,11 @@ validation_report checker::run()
     for (std::size_t i = 0; i < m_s.servers.size(); ++i) {
         check_server(i);
     }
+    m_clear_text.resize(m_s.servers.size());
     for (std::size_t i = 0; i < m_s.mailboxes.size(); ++i) {
         check_mailbox(i);
     }
+    warn_clear_text();
     for (std::size_t i = 0; i < m_s.probes.size(); ++i) {
         check_probe(i);
     }

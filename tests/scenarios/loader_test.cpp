@@ -459,6 +459,33 @@ TEST(Validate, WarningsForInsecureAndIndirectDelivery)
                    }));
 }
 
+TEST(Validate, ClearTextLoginsAreOneWarningPerServer)
+{
+    // One mailbox on a server without TLS: the warning points at the mailbox.
+    std::string one = edited(R"("tls": "implicit", "zone": "internal")", R"("tls": "none", "zone": "internal")");
+    auto r = load_string(one, "c.json", options());
+    ASSERT_TRUE(r.ok()) << all_errors(r);
+    ASSERT_EQ(r.warnings.size(), 1u);
+    EXPECT_EQ(r.warnings[0].pointer + ": " + r.warnings[0].message,
+        "/mailboxes/0/server: mailbox 'int-probe' logs in to 'int-imap' in clear text (tls \"none\")");
+
+    // Five: one warning at the server, naming the first three and counting the rest.
+    std::string more;
+    for (int i = 2; i <= 5; ++i) {
+        more += R"(,
+    {"name": "int-probe)" + std::to_string(i) + R"(", "address": "probe@internal.test", "server": "int-imap", "password": {"env": "PW"}})";
+    }
+    std::string five = one;
+    std::string last = R"("server": "ext-imap", "password": {"env": "PW"}})";
+    five.insert(five.find(last) + last.size(), more);
+    r = load_string(five, "c.json", options());
+    ASSERT_TRUE(r.ok()) << all_errors(r);
+    ASSERT_EQ(r.warnings.size(), 1u);
+    EXPECT_EQ(r.warnings[0].pointer + ": " + r.warnings[0].message,
+        "/servers/1/tls: 5 mailboxes log in to 'int-imap' in clear text (tls \"none\"): "
+        "'int-probe', 'int-probe2', 'int-probe3' and 2 more");
+}
+
 TEST(Validate, TopologyTable)
 {
     using scenarios::network_zone;
