@@ -127,15 +127,20 @@ plan build(Scenario& s, const plan_filter& filter)
     std::vector<bool> included(s.probes.size(), false);
     for (std::size_t i = 0; i < s.probes.size(); ++i) {
         const probe& p = s.probes[i];
-        if (!want_tenants.empty() && !want_tenants.contains(p.tenant)) {
-            continue;
+        // The seen sets only serve filters: without one, 100,000 probes need no set of names.
+        if (!want_tenants.empty()) {
+            if (!want_tenants.contains(p.tenant)) {
+                continue;
+            }
+            seen_tenants.insert(p.tenant);
         }
-        seen_tenants.insert(p.tenant);
         bool named = want_probes.contains(p.name);
-        if (!want_probes.empty() && !named) {
-            continue;
+        if (!want_probes.empty()) {
+            if (!named) {
+                continue;
+            }
+            seen_probes.insert(p.name);
         }
-        seen_probes.insert(p.name);
         if (!p.enabled && !(named && filter.include_disabled)) {
             if (named) {
                 out.errors.push_back("probe '" + p.name + "' is disabled (enabled: false)");
