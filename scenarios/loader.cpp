@@ -123,6 +123,10 @@ std::string one_of(const std::array<std::string_view, N>& names)
 void append_pointer_token(std::string& path, std::string_view token)
 {
     path += '/';
+    if (std::none_of(token.begin(), token.end(), [](char c) { return c == '~' || c == '/'; })) {
+        path += token;
+        return;
+    }
     for (char c : token) {
         if (c == '~') {
             path += "~0";
@@ -242,7 +246,7 @@ private:
     template <typename R, typename F>
     void elements(od::value& v, R&& reserve, F&& on_element);
 
-    std::optional<std::string> raw_string(od::value& v);
+    std::optional<std::string_view> raw_string(od::value& v);
     std::optional<std::string> text(od::value& v);
     std::optional<std::string> name(od::value& v);
     std::optional<std::int64_t> integer(od::value& v, std::int64_t lo, std::int64_t hi);
@@ -507,7 +511,8 @@ void reader::elements(od::value& v, R&& reserve, F&& on_element)
     }
 }
 
-std::optional<std::string> reader::raw_string(od::value& v)
+// The view points into the parser's string buffer, which lives as long as the document.
+std::optional<std::string_view> reader::raw_string(od::value& v)
 {
     const char* at = where(v);
     if (!expect_type(v, od::json_type::string, "a string")) {
@@ -527,7 +532,7 @@ std::optional<std::string> reader::raw_string(od::value& v)
         error(at, last_key() + " must not contain control characters");
         return std::nullopt;
     }
-    return std::string(s);
+    return s;
 }
 
 std::optional<std::string> reader::text(od::value& v)
@@ -555,7 +560,7 @@ std::optional<std::string> reader::name(od::value& v)
         error(at, last_key() + " " + quote_text(*s) + " must be 1-128 letters, digits, '.', '_', '-' or '@'");
         return std::nullopt;
     }
-    return s;
+    return std::string(*s);
 }
 
 std::optional<std::string> reader::env(const std::string& var)
@@ -569,6 +574,9 @@ std::optional<std::string> reader::env(const std::string& var)
 
 std::optional<std::string> reader::expand(std::string_view in, const char* at)
 {
+    if (in.find('$') == std::string_view::npos) {   // most values: nothing to expand
+        return std::string(in);
+    }
     std::string out;
     out.reserve(in.size());
     for (std::size_t i = 0; i < in.size(); ++i) {
