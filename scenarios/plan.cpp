@@ -5,9 +5,10 @@
 // resolve; it never includes a probe it could not resolve completely.
 #include "scenarios/plan.h"
 
+#include "scenarios/name_index.h"
+
 #include <algorithm>
 #include <type_traits>
-#include <unordered_map>
 #include <unordered_set>
 
 namespace scenarios {
@@ -25,25 +26,31 @@ std::shared_ptr<const std::remove_const_t<T>> share(T& item)
     }
 }
 
+/// Items shared, and found by name.
+template <typename T>
+struct shared_items {
+    name_index names;
+    std::vector<std::shared_ptr<const T>> items;
+};
+
 template <typename Items>
 auto share_all(Items& items)
 {
     using item_type = typename std::remove_const_t<Items>::value_type;
-    std::unordered_map<std::string_view, std::shared_ptr<const item_type>> out;
-    out.reserve(items.size());
+    shared_items<item_type> out{name_index(items.size()), {}};
+    out.items.reserve(items.size());
     for (auto& item : items) {
-        auto copy = share(item);
-        std::string_view key = copy->name;   // the key views the shared copy, which the map keeps
-        out.emplace(key, std::move(copy));
+        out.items.push_back(share(item));
+        out.names.insert(out.items.back()->name, out.items.size() - 1);   // views the shared copy
     }
     return out;
 }
 
-template <typename Map>
-typename Map::mapped_type lookup(const Map& map, std::string_view name)
+template <typename T>
+std::shared_ptr<const T> lookup(const shared_items<T>& shared, std::string_view name)
 {
-    auto it = map.find(name);
-    return it == map.end() ? nullptr : it->second;
+    std::size_t at = shared.names.find(name);
+    return at == name_index::npos ? nullptr : shared.items[at];
 }
 
 } // namespace

@@ -8,11 +8,12 @@
 // are not addr-specs, and zones that contradict the probe's topology.
 #include "scenarios/validate.h"
 
+#include "scenarios/name_index.h"
+
 #include <algorithm>
 #include <array>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
 namespace scenarios {
 
@@ -86,7 +87,7 @@ private:
     }
 
     template <typename T>
-    std::unordered_map<std::string_view, std::size_t> index(const std::vector<T>& items, std::string_view kind,
+    name_index index(const std::vector<T>& items, std::string_view kind,
         std::string_view array, bool probes);
     void check_server(std::size_t i);
     void check_mailbox(std::size_t i);
@@ -105,22 +106,19 @@ private:
     std::span<const std::size_t> m_positions;
     std::vector<clear_text> m_clear_text;   // by server index
     validation_report m_report;
-    std::unordered_map<std::string_view, std::size_t> m_servers;
-    std::unordered_map<std::string_view, std::size_t> m_mailboxes;
-    std::unordered_map<std::string_view, std::size_t> m_tenants;
+    name_index m_servers;
+    name_index m_mailboxes;
+    name_index m_tenants;
 };
 
 template <typename T>
-std::unordered_map<std::string_view, std::size_t> checker::index(const std::vector<T>& items, std::string_view kind,
-    std::string_view array, bool probes)
+name_index checker::index(const std::vector<T>& items, std::string_view kind, std::string_view array, bool probes)
 {
-    std::unordered_map<std::string_view, std::size_t> names;
-    names.reserve(items.size());
+    name_index names(items.size());
     for (std::size_t i = 0; i < items.size(); ++i) {
         std::size_t position = probes && !m_positions.empty() ? m_positions[i] : i;
-        auto [it, inserted] = names.emplace(items[i].name, i);
-        if (!inserted) {
-            std::size_t first = probes && !m_positions.empty() ? m_positions[it->second] : it->second;
+        if (std::size_t taken = names.insert(items[i].name, i); taken != name_index::npos) {
+            std::size_t first = probes && !m_positions.empty() ? m_positions[taken] : taken;
             error("/" + std::string(array) + "/" + std::to_string(position) + "/name",
                 std::string(kind) + " name " + q(items[i].name) + " is already used by /" + std::string(array) + "/" +
                     std::to_string(first),
@@ -179,12 +177,12 @@ void checker::check_mailbox(std::size_t i)
     if (!plausible_address(m.address)) {
         error(at + "/address", "address " + q(m.address) + " is not an address like user@example.org");
     }
-    auto it = m_servers.find(m.server);
-    if (it == m_servers.end()) {
+    std::size_t si = m_servers.find(m.server);
+    if (si == name_index::npos) {
         error(at + "/server", "server " + q(m.server) + " is not defined");
         return;
     }
-    const server& s = m_s.servers[it->second];
+    const server& s = m_s.servers[si];
     if (s.protocol == protocol_kind::smtp) {
         error(at + "/server", "mailbox " + q(m.name) + " uses server " + q(s.name) +
                                   ", which is smtp; a mailbox needs an imap or pop3 server");
@@ -206,7 +204,7 @@ void checker::check_mailbox(std::size_t i)
         error(at + "/keep_session", "keep_session is at most 30m (servers may log out idle sessions after 30 minutes)");
     }
     if (s.tls == tls_mode::none) {
-        clear_text& c = m_clear_text[it->second];
+        clear_text& c = m_clear_text[si];
         if (c.count++ < c.first.size()) {
             c.first[c.count - 1] = i;
         }
@@ -285,11 +283,11 @@ void checker::check_probe(std::size_t i)
     }
     std::string topo = "topology " + std::to_string(p.topology);
 
-    auto sit = m_servers.find(p.send_via);
-    if (sit == m_servers.end()) {
+    std::size_t sit = m_servers.find(p.send_via);
+    if (sit == name_index::npos) {
         fail("send_via", "server " + q(p.send_via) + " is not defined");
     } else {
-        const server& s = m_s.servers[sit->second];
+        const server& s = m_s.servers[sit];
         if (s.protocol != protocol_kind::smtp) {
             fail("send_via", "send_via " + q(s.name) + " is an " + std::string(to_string(s.protocol)) +
                                  " server; probes send through an smtp server");
@@ -299,14 +297,14 @@ void checker::check_probe(std::size_t i)
         }
     }
 
-    auto mit = m_mailboxes.find(p.fetch);
-    if (mit == m_mailboxes.end()) {
+    std::size_t mit = m_mailboxes.find(p.fetch);
+    if (mit == name_index::npos) {
         fail("fetch", "mailbox " + q(p.fetch) + " is not defined");
     } else {
-        const mailbox& m = m_s.mailboxes[mit->second];
-        auto fit = m_servers.find(m.server);
-        if (fit != m_servers.end()) {
-            const server& fs = m_s.servers[fit->second];
+        const mailbox& m = m_s.mailboxes[mit];
+        std::size_t fit = m_servers.find(m.server);
+        if (fit != name_index::npos) {
+            const server& fs = m_s.servers[fit];
             if (fs.protocol != protocol_kind::smtp && fs.zone != zones->fetch) {
                 fail("fetch", topo + " fetches from an " + std::string(to_string(zones->fetch)) + " server, but mailbox " +
                                   q(m.name) + " is on " + q(fs.name) + ", which is " + std::string(to_string(fs.zone)));
