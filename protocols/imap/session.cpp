@@ -462,14 +462,20 @@ task<result<void>> session::login(credentials creds)
     const std::size_t updates_before = m_capability_updates;
     result<void> done;
     if (creds.type == credentials::kind::oauth2_token) {
-        if (!has_capability("AUTH=XOAUTH2")) {
-            co_return make_error(stage::auth, errc::rejected, "server does not offer AUTH=XOAUTH2 for a token");
+        // XOAUTH2 first (Microsoft 365 offers only it); OAUTHBEARER (RFC 7628) when a server
+        // offers only the standard mechanism.
+        const bool xoauth2 = has_capability("AUTH=XOAUTH2");
+        if (!xoauth2 && !has_capability("AUTH=OAUTHBEARER")) {
+            co_return make_error(stage::auth, errc::rejected,
+                "server offers neither AUTH=XOAUTH2 nor AUTH=OAUTHBEARER for a token");
         }
-        auto ir = sasl::xoauth2(creds.user, creds.secret);
+        const std::string mech = xoauth2 ? "XOAUTH2" : "OAUTHBEARER";
+        auto ir = xoauth2 ? sasl::xoauth2(creds.user, creds.secret)
+                          : sasl::oauthbearer(creds.user, m_endpoint.host, m_endpoint.port, creds.secret);
         if (!ir.ok()) {
-            co_return make_error(stage::auth, errc::invalid_argument, std::string("XOAUTH2: ") + std::string(sasl::describe(ir.code)));
+            co_return make_error(stage::auth, errc::invalid_argument, mech + ": " + std::string(sasl::describe(ir.code)));
         }
-        done = co_await authenticate("XOAUTH2", std::move(ir.value));
+        done = co_await authenticate(mech, std::move(ir.value));
     } else if (has_capability("AUTH=PLAIN")) {
         auto ir = sasl::plain("", creds.user, creds.secret);
         if (!ir.ok()) {
@@ -537,7 +543,9 @@ task<result<void>> session::authenticate(std::string mechanism, std::string init
         }
     }
     // A failed XOAUTH2/OAUTHBEARER exchange sends "+ <base64 JSON>" first; the client answers
-    // with an empty line and then gets the tagged NO (Google, Microsoft).
+    // with an empty line (XOAUTH2: Google, Microsoft) or a single ^A (OAUTHBEARER, RFC 7628
+    // section 3.2.3) and then gets the tagged NO.
+    const std::string error_ack = mechanism == "OAUTHBEARER" ? sasl::base64_encode("\x01") + "\r\n" : "\r\n";
     std::string detail;
     const engine::deadline until = command_deadline();
     for (;;) {
@@ -549,7 +557,7 @@ task<result<void>> session::authenticate(std::string mechanism, std::string init
             const bool first = detail.empty();
             auto decoded = sasl::base64_decode(text_of(*r).text);
             detail = decoded.ok() ? printable(decoded.value, 300) : printable(text_of(*r).text, 300);
-            std::string_view reply = first ? std::string_view("\r\n") : sasl_cancel();
+            std::string_view reply = first ? std::string_view(error_ack) : sasl_cancel();
             if (detail.empty()) {
                 detail = "(empty challenge)";
             }

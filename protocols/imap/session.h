@@ -1,6 +1,6 @@
 // IMAP client session (RFC 9051 / RFC 3501) on an engine connection: the fetch side of a probe.
 // It connects (implicit TLS or a required STARTTLS), reads the greeting and capabilities,
-// logs in (XOAUTH2 for tokens, else AUTHENTICATE PLAIN, else LOGIN), lists mailboxes with their
+// logs in (XOAUTH2 or OAUTHBEARER for tokens, else AUTHENTICATE PLAIN, else LOGIN), lists mailboxes with their
 // RFC 6154 special-use attributes, selects one, finds messages by a header, fetches their
 // header blocks, deletes them and can wait for new mail with IDLE. APPEND exists for tests and
 // demos that need a message in a mailbox without SMTP.
@@ -75,8 +75,8 @@ public:
     session& operator=(const session&) = delete;
     ~session() = default;
 
-    /// Authenticates: AUTHENTICATE XOAUTH2 for oauth2 tokens (initial response when SASL-IR is
-    /// offered), AUTHENTICATE PLAIN when offered, else LOGIN (refused under LOGINDISABLED).
+    /// Authenticates: AUTHENTICATE XOAUTH2 for oauth2 tokens, OAUTHBEARER when only that is
+    /// offered (initial response when SASL-IR is offered), AUTHENTICATE PLAIN when offered, else LOGIN (refused under LOGINDISABLED).
     /// A PREAUTH greeting makes this a no-op. Errors carry stage auth.
     engine::task<engine::result<void>> login(credentials creds);
 

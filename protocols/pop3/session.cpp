@@ -260,15 +260,20 @@ task<result<void>> session::login(credentials creds)
     auto start = engine::clock::now();
     result<void> r;
     if (creds.type == credentials::kind::oauth2_token) {
-        // Without CAPA (an RFC 1939 server) there is nothing to check: try, and let the
-        // server answer.
-        if (m_capa_supported && !m_caps.has_sasl_mechanism("XOAUTH2")) {
+        // XOAUTH2 first (Microsoft 365 offers only it), OAUTHBEARER (RFC 7628) when the server
+        // offers only that. Without CAPA (an RFC 1939 server) there is nothing to check: try
+        // XOAUTH2, and let the server answer.
+        const bool xoauth2 = !m_capa_supported || m_caps.has_sasl_mechanism("XOAUTH2");
+        const auto mech = xoauth2 ? sasl::mechanism::xoauth2 : sasl::mechanism::oauthbearer;
+        if (!xoauth2 && !m_caps.has_sasl_mechanism("OAUTHBEARER")) {
             r = make_error(stage::auth, errc::invalid_argument,
-                "a bearer token needs SASL XOAUTH2, which the server does not offer");
-        } else if (auto msg = sasl::xoauth2(creds.user, creds.secret); !msg.ok()) {
-            r = make_error(stage::auth, errc::invalid_argument, fmt::format("XOAUTH2: {}", sasl::describe(msg.code)));
+                "a bearer token needs SASL XOAUTH2 or OAUTHBEARER, and the server offers neither");
+        } else if (auto msg = xoauth2 ? sasl::xoauth2(creds.user, creds.secret)
+                                      : sasl::oauthbearer(creds.user, m_ep.host, m_ep.port, creds.secret);
+                   !msg.ok()) {
+            r = make_error(stage::auth, errc::invalid_argument, fmt::format("{}: {}", sasl::name(mech), sasl::describe(msg.code)));
         } else {
-            r = co_await authenticate(sasl::mechanism::xoauth2, std::move(msg.value));
+            r = co_await authenticate(mech, std::move(msg.value));
         }
     } else if (m_caps.has_sasl_mechanism("PLAIN")) {
         if (auto msg = sasl::plain("", creds.user, creds.secret); !msg.ok()) {
@@ -319,7 +324,7 @@ task<result<void>> session::authenticate(sasl::mechanism mech, std::string respo
             }
             co_return e;
         }
-        // Neither PLAIN nor XOAUTH2 has a second round: one continuation for the response
+        // Neither PLAIN nor XOAUTH2 nor OAUTHBEARER has a second round: one continuation for the response
         // we held back, one carrying an error; a server asking more is out of step.
         if (round >= 2) {
             co_return make_error(stage::auth, errc::protocol, what + ": the server keeps sending challenges");
@@ -334,11 +339,14 @@ task<result<void>> session::authenticate(sasl::mechanism mech, std::string respo
             continue;
         }
         // XOAUTH2 reports a refused token as a base64 JSON challenge and waits for an empty
-        // line before its -ERR; PLAIN has no such step, so anything there is cancelled.
+        // line before its -ERR, OAUTHBEARER for a single ^A (RFC 7628 section 3.2.3); PLAIN
+        // has no such step, so anything there is cancelled.
         auto decoded = sasl::base64_decode(rp.text);
         server_said = printable(decoded.ok() ? std::string_view(decoded.value) : rp.text, 256);
         if (mech == sasl::mechanism::xoauth2) {
             append_sasl_response(line, "");
+        } else if (mech == sasl::mechanism::oauthbearer) {
+            append_sasl_response(line, sasl::base64_encode("\x01"));
         } else {
             append_sasl_cancel(line);
         }

@@ -1,7 +1,7 @@
 // A POP3 client session (RFC 1939, RFC 2449 CAPA, RFC 2595 STLS, RFC 5034 AUTH) on an
 // engine::connection: the fetch side of a probe. It connects (implicit TLS, or STLS which it
 // then requires), reads the greeting and the capabilities, logs in (AUTH XOAUTH2 for bearer
-// tokens, AUTH PLAIN when offered, else USER/PASS), lists, reads and marks messages, and
+// tokens, OAUTHBEARER when only that is offered, AUTH PLAIN when offered, else USER/PASS), lists, reads and marks messages, and
 // QUITs, which is the only moment a POP3 server really deletes anything.
 //
 // Every wait has a deadline: the connect phase (resolve, TCP, TLS) shares
@@ -9,7 +9,7 @@
 // sent. Every failure is an engine::error tagged with the stage it happened in (greeting,
 // tls, auth, fetch, cleanup) that quotes the server's own words through printable(). It
 // refuses: a STARTTLS endpoint whose server does not upgrade, TLS without a tls_context, a
-// bearer token for a server that does not offer XOAUTH2, malformed replies or listings.
+// bearer token for a server that offers neither XOAUTH2 nor OAUTHBEARER, malformed replies or listings.
 // Passwords and tokens reach neither the transcript nor any error.
 #pragma once
 
@@ -62,8 +62,9 @@ public:
     /// every reply (the read buffer may grow to one whole body, max_body_bytes).
     static engine::task<engine::result<session>> connect(endpoint ep, transcript* log, reply_limits limits = {});
 
-    /// Logs in: a bearer token with AUTH XOAUTH2 (answering an error challenge with an empty
-    /// line so the server sends its -ERR), a password with AUTH PLAIN when CAPA lists SASL
+    /// Logs in: a bearer token with AUTH XOAUTH2, or OAUTHBEARER when CAPA lists only that
+    /// (answering an error challenge with an empty line, or ^A for OAUTHBEARER, so the server
+    /// sends its -ERR), a password with AUTH PLAIN when CAPA lists SASL
     /// PLAIN, else USER/PASS. Failures are stage auth; [SYS/TEMP], [IN-USE] and
     /// [LOGIN-DELAY] are transient.
     engine::task<engine::result<void>> login(credentials creds);

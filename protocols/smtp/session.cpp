@@ -230,11 +230,16 @@ private:
         auto t0 = engine::clock::now();
         result<void> r{};
         if (cred.type == credentials::kind::oauth2_token) {
-            if (!caps.auth.contains(sasl::mechanism::xoauth2)) {
+            // XOAUTH2 first: Microsoft 365 offers only it, Gmail both; OAUTHBEARER (RFC 7628)
+            // for servers that offer only the standard one.
+            if (caps.auth.contains(sasl::mechanism::xoauth2)) {
+                r = co_await auth_bearer(sasl::mechanism::xoauth2);
+            } else if (caps.auth.contains(sasl::mechanism::oauthbearer)) {
+                r = co_await auth_bearer(sasl::mechanism::oauthbearer);
+            } else {
                 co_return make_error(stage::auth, errc::rejected,
-                    "server does not offer XOAUTH2; offered: " + offered_mechanisms(caps));
+                    "server offers neither XOAUTH2 nor OAUTHBEARER for a token; offered: " + offered_mechanisms(caps));
             }
-            r = co_await auth_xoauth2();
         } else if (caps.auth.contains(sasl::mechanism::plain)) {
             r = co_await auth_plain();
         } else if (caps.auth.contains(sasl::mechanism::login)) {
@@ -314,17 +319,22 @@ private:
         co_return auth_outcome(*r);
     }
 
-    task<result<void>> auth_xoauth2()
+    task<result<void>> auth_bearer(sasl::mechanism mech)
     {
         const credentials& cred = *m_req->auth;
-        auto ir = sasl::xoauth2(cred.user, cred.secret);
+        const endpoint& ep = m_req->server;
+        const bool xoauth2 = mech == sasl::mechanism::xoauth2;
+        auto ir = xoauth2 ? sasl::xoauth2(cred.user, cred.secret)
+                          : sasl::oauthbearer(cred.user, ep.host, ep.port, cred.secret);
         if (!ir.ok()) {
             co_return sasl_error(ir);
         }
-        if (auto e = append_auth(m_out, "XOAUTH2", ir.value); e != command_error::none) {
-            co_return make_error(stage::auth, errc::invalid_argument, fmt::format("AUTH XOAUTH2: {}", describe(e)));
+        const std::string_view mech_name = sasl::name(mech);
+        if (auto e = append_auth(m_out, mech_name, ir.value); e != command_error::none) {
+            co_return make_error(stage::auth, errc::invalid_argument, fmt::format("AUTH {}: {}", mech_name, describe(e)));
         }
-        auto r = co_await command("AUTH XOAUTH2", false, std::string_view("AUTH XOAUTH2 ").size());
+        const std::string what = fmt::format("AUTH {}", mech_name);
+        auto r = co_await command(what, false, what.size() + 1);
         if (!r) {
             co_return std::move(r).err();
         }
@@ -332,16 +342,22 @@ private:
             co_return auth_outcome(*r);
         }
         // The token was refused: the 334 carries base64 JSON with the reason, and the
-        // exchange ends when we answer with an empty line (Google's XOAUTH2 protocol).
+        // exchange ends when we answer with an empty line (XOAUTH2, Google's protocol) or
+        // with a single ^A (OAUTHBEARER, RFC 7628 section 3.2.3).
         auto json = sasl::base64_decode(r->challenge);
         std::string detail = json.ok() ? printable(json.value, 256) : printable(r->challenge, 256);
-        m_out += "\r\n";
-        auto f = co_await command("the XOAUTH2 error acknowledgement", false);
+        if (!xoauth2) {
+            (void)append_sasl_response(m_out, sasl::base64_encode("\x01"));   // fixed, valid base64
+        } else {
+            m_out += "\r\n";
+        }
+        const std::string ack = fmt::format("the {} error acknowledgement", mech_name);
+        auto f = co_await command(ack, false);
         if (!f) {
             co_return std::move(f).err();
         }
         auto e = reply_error(stage::auth, errc::auth_failed, *f);
-        e.message += fmt::format(" (XOAUTH2 error: {})", detail);
+        e.message += fmt::format(" ({} error: {})", mech_name, detail);
         if (f->code == 235) {
             // A server accepting after reporting an error breaks the protocol; never a success.
             e.code = errc::protocol;

@@ -31,7 +31,8 @@ namespace protocols::smtp {
 struct send_request {
     endpoint server;
     /// Password credentials log in with PLAIN (preferred) or LOGIN; an oauth2_token logs in
-    /// with XOAUTH2 (preferred) or OAUTHBEARER. None: no AUTH at all.
+    /// with XOAUTH2, or with OAUTHBEARER (RFC 7628) when the server offers only that. None:
+    /// no AUTH at all.
     std::optional<credentials> auth;
     std::string helo_name;                 // our EHLO name, e.g. "probe.example.org" or "[127.0.0.1]"
     std::string mail_from;                 // reverse path without brackets; empty: "<>"

@@ -1,6 +1,6 @@
 // imap::session against scripted loopback servers replaying what Dovecot, Gmail and Exchange
-// say: STARTTLS and implicit TLS, AUTHENTICATE PLAIN / XOAUTH2 (with its error continuation) /
-// LOGIN, LIST with special-use and localized junk names, SELECT, SEARCH, FETCH with literals
+// say: STARTTLS and implicit TLS, AUTHENTICATE PLAIN / XOAUTH2 / OAUTHBEARER (with their error
+// continuations) / LOGIN, LIST with special-use and localized junk names, SELECT, SEARCH, FETCH with literals
 // (also split across reads), delete with and without UIDPLUS, IDLE, APPEND with a
 // synchronizing literal, and the failures: BYE greeting, refused login, LOGINDISABLED, no
 // STARTTLS, a silent server. Each client returns a summary string compared as a whole.
@@ -9,6 +9,7 @@
 #include "engine/loop.h"
 #include "engine/scope.h"
 #include "protocols/imap/responses.h"
+#include "protocols/common/sasl.h"
 #include "tests/support/script_peer.h"
 
 #include <gtest/gtest.h>
@@ -284,6 +285,84 @@ TEST(imap_session, xoauth2_error_continuation_is_answered_and_quoted)
                    "(Failure) ({\"status\":\"400\",\"schemes\":\"Bearer\",\"scope\":\"https://mail.google.com/\"})");
     EXPECT_TRUE(h.outcome.completed) << h.outcome.mismatch;
     EXPECT_NE(h.log.text().find("> \n"), std::string::npos) << h.log.text();   // the empty answer
+}
+
+// ---- A server with OAUTHBEARER (RFC 7628) and no XOAUTH2
+
+task<std::string> token_login_client(endpoint e, transcript* log)
+{
+    auto s = co_await session::connect(std::move(e), log);
+    if (!s) {
+        co_return "connect: " + s.err().describe();
+    }
+    credentials token{"probe@example.org", "ya29.token", credentials::kind::oauth2_token};
+    auto r = co_await s->login(std::move(token));
+    std::string out = r ? "logged in" : "login: " + r.err().describe();
+    co_await s->logout();
+    co_return out;
+}
+
+std::string decoded_line(const script_outcome& o, std::size_t i)
+{
+    if (i >= o.received.size()) {
+        return "(no line " + std::to_string(i) + ")";
+    }
+    auto d = protocols::sasl::base64_decode(o.received[i]);
+    return d.ok() ? d.value : "(bad base64: " + o.received[i] + ")";
+}
+
+TEST(imap_session, oauthbearer_without_sasl_ir_when_xoauth2_is_not_offered)
+{
+    harness h;
+    std::vector<script_step> steps{
+        step::send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN AUTH=OAUTHBEARER] ready\r\n"),
+        step::expect("A0001 AUTHENTICATE OAUTHBEARER"),
+        step::send("+ \r\n"),
+        step::expect("*"),
+        step::send("A0001 OK [CAPABILITY IMAP4rev1 IDLE] Logged in\r\n"),
+        step::expect("A0002 LOGOUT"),
+        step::send("* BYE bye\r\nA0002 OK done\r\n"),
+    };
+    EXPECT_EQ(h.run(steps, h.ep(tls_mode::none), token_login_client), "logged in");
+    EXPECT_TRUE(h.outcome.completed) << h.outcome.mismatch;
+    const std::string m = decoded_line(h.outcome, 1);
+    EXPECT_EQ(m, "n,a=probe@example.org,\x01host=127.0.0.1\x01port=" + std::to_string(h.listener.port())
+            + "\x01" "auth=Bearer ya29.token\x01\x01");
+    EXPECT_EQ(h.log.text().find("ya29"), std::string::npos) << h.log.text();
+    EXPECT_EQ(h.log.text().find(h.outcome.received.size() > 1 ? h.outcome.received[1] : "?"), std::string::npos)
+        << h.log.text();
+}
+
+TEST(imap_session, oauthbearer_error_is_answered_with_ctrl_a_and_quoted)
+{
+    harness h;
+    const std::string json = R"({"status":"invalid_token","scope":"mail"})";
+    std::vector<script_step> steps{
+        step::send("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=OAUTHBEARER] ready\r\n"),
+        step::expect("A0001 AUTHENTICATE OAUTHBEARER *"),
+        step::send("+ " + protocols::sasl::base64_encode(json) + "\r\n"),
+        step::expect("AQ=="),   // RFC 7628 3.2.3: a single ^A
+        step::send("A0001 NO [AUTHENTICATIONFAILED] Authentication failed\r\n"),
+        step::expect("A0002 LOGOUT"),
+        step::send("* BYE bye\r\nA0002 OK done\r\n"),
+    };
+    EXPECT_EQ(h.run(steps, h.ep(tls_mode::none), token_login_client),
+        "login: auth: auth_failed: AUTHENTICATE OAUTHBEARER: NO [AUTHENTICATIONFAILED] Authentication failed (" + json + ")");
+    EXPECT_TRUE(h.outcome.completed) << h.outcome.mismatch;
+    EXPECT_EQ(h.log.text().find("ya29"), std::string::npos) << h.log.text();
+}
+
+TEST(imap_session, token_refused_without_a_bearer_mechanism)
+{
+    harness h;
+    std::vector<script_step> steps{
+        step::send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n"),
+        step::expect("A0001 LOGOUT"),
+        step::send("* BYE bye\r\nA0001 OK done\r\n"),
+    };
+    EXPECT_EQ(h.run(steps, h.ep(tls_mode::none), token_login_client),
+        "login: auth: rejected: server offers neither AUTH=XOAUTH2 nor AUTH=OAUTHBEARER for a token");
+    EXPECT_TRUE(h.outcome.completed) << h.outcome.mismatch;
 }
 
 // ---- Exchange: no UIDPLUS, no SPECIAL-USE, "Junk Email", PLAIN without SASL-IR

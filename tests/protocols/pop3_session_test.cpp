@@ -1,7 +1,7 @@
 // The POP3 session against scripted loopback servers replaying what real servers say:
 // Dovecot (STLS, AUTH PLAIN, USER/PASS, CAPA, UIDL, TOP, DELE, QUIT; -ERR [AUTH] and
 // [IN-USE]), the RFC 1939 section 10 example (no CAPA, APOP timestamp), Gmail (+OK Gpop
-// ready, implicit TLS, AUTH XOAUTH2 and its error challenge), refusals at QUIT, a RETR body
+// ready, implicit TLS, AUTH XOAUTH2 and its error challenge), OAUTHBEARER (RFC 7628), refusals at QUIT, a RETR body
 // trickling in at every chunk size, dot-stuffed lines, malformed replies and a silent server.
 // Each test checks what the client sent, what it returned or the error's stage, code and
 // server words, and that no secret reached the transcript or an error.
@@ -340,7 +340,7 @@ TEST(Pop3Session, LongTokenWaitsForTheEmptyChallenge)
     expect_no_secrets(o, creds);
 }
 
-TEST(Pop3Session, TokenRefusedWhenXoauth2IsNotOffered)
+TEST(Pop3Session, TokenRefusedWhenNoBearerMechanismIsOffered)
 {
     const credentials creds{user, token, credentials::kind::oauth2_token};
     auto o = run({script_step::send(dovecot_greeting), script_step::expect("CAPA"), script_step::send(dovecot_capa_no_sasl)},
@@ -348,7 +348,47 @@ TEST(Pop3Session, TokenRefusedWhenXoauth2IsNotOffered)
     ASSERT_TRUE(o.client.failure);
     EXPECT_EQ(o.client.failure->where, stage::auth);
     EXPECT_EQ(o.client.failure->code, errc::invalid_argument);
-    EXPECT_NE(o.client.failure->message.find("XOAUTH2"), std::string::npos);
+    EXPECT_NE(o.client.failure->message.find("neither"), std::string::npos) << error_of(o);
+}
+
+// A server offering OAUTHBEARER (RFC 7628) and not XOAUTH2.
+const std::string oauthbearer_capa = "+OK\r\nCAPA\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nSASL PLAIN OAUTHBEARER\r\n.\r\n";
+
+TEST(Pop3Session, OauthbearerWhenXoauth2IsNotOffered)
+{
+    const credentials creds{user, token, credentials::kind::oauth2_token};
+    auto o = run({script_step::send(dovecot_greeting), script_step::expect("CAPA"), script_step::send(oauthbearer_capa),
+                     script_step::expect("AUTH OAUTHBEARER *"), script_step::send("+OK Logged in.\r\n")},
+        {"login"}, {.creds = creds});
+    EXPECT_TRUE(o.peer.completed) << o.peer.mismatch;
+    ASSERT_FALSE(o.client.failure) << error_of(o);
+    ASSERT_EQ(o.peer.received.size(), 2u);
+    const std::string ir = o.peer.received[1].substr(std::string_view("AUTH OAUTHBEARER ").size());
+    auto m = protocols::sasl::base64_decode(ir);
+    ASSERT_TRUE(m.ok()) << o.peer.received[1];
+    EXPECT_TRUE(m.value.starts_with("n,a=probe@internal.test,\x01host=127.0.0.1\x01port=")) << m.value;
+    EXPECT_TRUE(m.value.ends_with(std::string("\x01" "auth=Bearer ") + token + "\x01\x01")) << m.value;
+    EXPECT_EQ(o.trace.find(ir), std::string::npos) << o.trace;
+    expect_no_secrets(o, creds);
+}
+
+TEST(Pop3Session, OauthbearerErrorChallengeGetsCtrlA)
+{
+    const credentials creds{user, token, credentials::kind::oauth2_token};
+    const std::string json = R"({"status":"invalid_token","scope":"mail"})";
+    auto o = run({script_step::send(dovecot_greeting), script_step::expect("CAPA"), script_step::send(oauthbearer_capa),
+                     script_step::expect("AUTH OAUTHBEARER *"),
+                     script_step::send("+ " + protocols::sasl::base64_encode(json) + "\r\n"),
+                     script_step::expect("AQ=="),   // RFC 7628 3.2.3: a single ^A
+                     script_step::send("-ERR [AUTH] Authentication failed.\r\n")},
+        {"login"}, {.creds = creds});
+    EXPECT_TRUE(o.peer.completed) << o.peer.mismatch;
+    ASSERT_TRUE(o.client.failure);
+    EXPECT_EQ(o.client.failure->where, stage::auth);
+    EXPECT_EQ(o.client.failure->code, errc::auth_failed);
+    EXPECT_NE(o.client.failure->message.find("-ERR [AUTH] Authentication failed."), std::string::npos) << error_of(o);
+    EXPECT_NE(o.client.failure->message.find(json), std::string::npos) << error_of(o);
+    expect_no_secrets(o, creds);
 }
 
 TEST(Pop3Session, WrongPasswordIsAnAuthFailureInTheServersWords)

@@ -1,9 +1,12 @@
 // The SMTP probe session against scripted loopback servers that replay what real servers say:
 // Postfix (plain, STARTTLS + AUTH PLAIN, refusals), Exim (no PIPELINING, AUTH LOGIN), Gmail
-// (XOAUTH2 success and its 334 error JSON) and Microsoft 365 (535 5.7.139). Each test checks
+// (XOAUTH2 success and its 334 error JSON), a server with OAUTHBEARER only (RFC 7628) and
+// Microsoft 365 (535 5.7.139). Each test checks
 // the lines the client sent, the report or the error's stage, code and server words, and that
 // no secret reached the transcript.
 #include "protocols/smtp/session.h"
+
+#include "protocols/common/sasl.h"
 
 #include "engine/loop.h"
 #include "engine/scope.h"
@@ -284,6 +287,90 @@ TEST(SmtpSession, GmailXoauth2ErrorJsonIsReported)
     EXPECT_NE(m.find(R"(XOAUTH2 error: {"status":"400","schemes":"Bearer","scope":"https://mail.google.com/"})"),
         std::string::npos)
         << m;
+    expect_no_secrets(o);
+}
+
+namespace {
+
+// A server offering OAUTHBEARER (RFC 7628) but not XOAUTH2, as standard-only servers do.
+std::vector<script_step> oauthbearer_until_auth()
+{
+    return {script_step::send("220 mail.example.org ESMTP\r\n"), script_step::expect("EHLO probe.test"),
+        script_step::send("250-mail.example.org\r\n250-AUTH PLAIN OAUTHBEARER\r\n250 8BITMIME\r\n"),
+        script_step::expect("AUTH OAUTHBEARER *")};
+}
+
+send_request oauthbearer_request()
+{
+    auto req = basic_request(tls_mode::none);
+    req.auth = credentials{"probe@gmail.com", token, credentials::kind::oauth2_token};
+    req.mail_from = "probe@gmail.com";
+    return req;
+}
+
+// The decoded OAUTHBEARER message the client sent in its AUTH line.
+std::string sent_oauthbearer(const outcome& o)
+{
+    for (const auto& line : o.peer.received) {
+        if (line.starts_with("AUTH OAUTHBEARER ")) {
+            auto d = protocols::sasl::base64_decode(std::string_view(line).substr(17));
+            return d.ok() ? d.value : "(bad base64)";
+        }
+    }
+    return "(no AUTH OAUTHBEARER)";
+}
+
+} // namespace
+
+TEST(SmtpSession, OauthbearerWhenXoauth2IsNotOffered)
+{
+    auto o = run(concat({oauthbearer_until_auth(),
+                     {script_step::send("235 2.7.0 Authentication successful\r\n"),
+                         script_step::expect("MAIL FROM:<probe@gmail.com>"), script_step::send("250 2.1.0 Ok\r\n"),
+                         script_step::expect("RCPT TO:<probe@internal.test>"), script_step::send("250 2.1.5 Ok\r\n"),
+                         script_step::expect("DATA"), script_step::send("354 go ahead\r\n")},
+                     message_lines(),
+                     {script_step::send("250 2.0.0 Ok: queued as 4AbCd\r\n"), script_step::expect("QUIT"),
+                         script_step::send("221 2.0.0 Bye\r\n")}}),
+        oauthbearer_request());
+    ASSERT_TRUE(o.result) << error_of(o) << "\n" << o.trace;
+    EXPECT_EQ(o.peer.mismatch, "");
+    const std::string m = sent_oauthbearer(o);
+    EXPECT_TRUE(m.starts_with("n,a=probe@gmail.com,\x01host=127.0.0.1\x01port=")) << m;
+    EXPECT_TRUE(m.ends_with("\x01" "auth=Bearer ya29.tok\x01\x01")) << m;
+    EXPECT_NE(o.trace.find("> AUTH OAUTHBEARER <redacted"), std::string::npos) << o.trace;
+    EXPECT_EQ(o.trace.find(protocols::sasl::base64_encode(m)), std::string::npos) << o.trace;
+    expect_no_secrets(o);
+}
+
+TEST(SmtpSession, OauthbearerErrorIsAnsweredWithCtrlAAndQuoted)
+{
+    // RFC 7628 3.2.3: the server's error JSON, answered with a single ^A ("AQ=="), then 535.
+    const std::string json = R"({"status":"invalid_token","scope":"mail","openid-configuration":"https://idp.example/.well-known"})";
+    auto o = run(concat({oauthbearer_until_auth(),
+                     {script_step::send("334 " + protocols::sasl::base64_encode(json) + "\r\n"),
+                         script_step::expect("AQ=="), script_step::send("535 5.7.8 Authentication failed\r\n"),
+                         script_step::expect("QUIT"), script_step::send("221 2.0.0 Bye\r\n")}}),
+        oauthbearer_request());
+    ASSERT_FALSE(o.result);
+    EXPECT_EQ(o.peer.mismatch, "");
+    EXPECT_EQ(o.result.err().where, stage::auth);
+    EXPECT_EQ(o.result.err().code, errc::auth_failed);
+    const auto& m = o.result.err().message;
+    EXPECT_EQ(m.rfind("535 5.7.8 Authentication failed", 0), 0u) << m;
+    EXPECT_NE(m.find("OAUTHBEARER error: " + json), std::string::npos) << m;
+    expect_no_secrets(o);
+}
+
+TEST(SmtpSession, TokenRefusedWhenNoBearerMechanismIsOffered)
+{
+    auto o = run({script_step::send("220 mail.example.org ESMTP\r\n"), script_step::expect("EHLO probe.test"),
+                     script_step::send("250-mail.example.org\r\n250 AUTH PLAIN LOGIN\r\n"), script_step::expect("QUIT"),
+                     script_step::send("221 2.0.0 Bye\r\n")},
+        oauthbearer_request());
+    ASSERT_FALSE(o.result);
+    EXPECT_EQ(o.result.err().where, stage::auth);
+    EXPECT_NE(o.result.err().message.find("neither XOAUTH2 nor OAUTHBEARER"), std::string::npos) << o.result.err().message;
     expect_no_secrets(o);
 }
 
