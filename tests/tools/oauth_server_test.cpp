@@ -31,6 +31,8 @@ namespace {
 
 class OAuthServer : public ::testing::Test {
 protected:
+    virtual bool offers_xoauth2() const { return true; }
+
     void SetUp() override
     {
         m_idp.add_client("probe-app", "app-secret-0123456789");
@@ -51,6 +53,7 @@ protected:
             {"pop3s", protocol::pop3, tls_mode::implicit, "127.0.0.1", 0},
         };
         c.accept_token = [idp = &m_idp](std::string_view token) { return idp->accepts(token); };
+        c.bearer_xoauth2 = offers_xoauth2();
         m_server = std::make_unique<builtin::server>(c);
         auto started = m_server->start();
         ASSERT_TRUE(started) << started.err().describe();
@@ -268,6 +271,48 @@ TEST_F(OAuthServer, PasswordsAreRefusedInBearerMode)
         run_into(plan(password, scenarios::protocol_kind::pop3), &ctx, &r)));
     EXPECT_EQ(r.outcome, probe::status::down);
     EXPECT_EQ(r.stage, stage::auth);
+}
+
+// A server that knows only the standard mechanism: the probes log in with OAUTHBEARER.
+class OAuthBearerOnlyServer : public OAuthServer {
+protected:
+    bool offers_xoauth2() const override { return false; }
+};
+
+TEST_F(OAuthBearerOnlyServer, ProbesLogInWithOauthbearerOnSmtpImapAndPop3)
+{
+    auto ctx = make_context();
+    ctx.trace = true;
+    probe::result over_imap;
+    probe::result over_pop3;
+    m_loop.run(with_servers(m_server.get(), &m_idp,
+        both(run_into(plan(by_client_credentials(), scenarios::protocol_kind::imap), &ctx, &over_imap),
+            run_into(plan(by_client_credentials(), scenarios::protocol_kind::pop3), &ctx, &over_pop3))));
+    EXPECT_EQ(over_imap.outcome, probe::status::up) << over_imap.reason;
+    EXPECT_EQ(over_pop3.outcome, probe::status::up) << over_pop3.reason;
+    for (const auto* r : {&over_imap, &over_pop3}) {
+        EXPECT_NE(r->transcript.find("AUTH OAUTHBEARER"), std::string::npos) << r->transcript;   // SMTP, POP3
+        EXPECT_EQ(r->transcript.find("XOAUTH2"), std::string::npos) << r->transcript;
+    }
+    EXPECT_NE(over_imap.transcript.find("AUTHENTICATE OAUTHBEARER"), std::string::npos) << over_imap.transcript;
+    EXPECT_EQ(m_idp.requests(), 1u);
+}
+
+TEST_F(OAuthBearerOnlyServer, AnUnknownTokenIsADownAtAuthQuotingTheJsonError)
+{
+    auto ctx = make_context();
+    scenarios::credential forged;
+    forged.user = "probe@contoso.test";
+    forged.oauth2_token = inline_secret("at-never-issued");
+    probe::result r;
+    m_loop.run(with_servers(m_server.get(), &m_idp,
+        run_into(plan(forged, scenarios::protocol_kind::pop3), &ctx, &r)));
+    EXPECT_EQ(r.outcome, probe::status::down);
+    EXPECT_EQ(r.stage, stage::auth);
+    // The server answers only after the ^A (RFC 7628 3.2.3): its 535 proves we sent it.
+    EXPECT_NE(r.server_reply.find("535 5.7.3 Authentication unsuccessful"), std::string::npos) << r.server_reply;
+    EXPECT_NE(r.reason.find(R"(OAUTHBEARER error: {"status":"invalid_token")"), std::string::npos) << r.reason;
+    EXPECT_EQ(r.reason.find("at-never-issued"), std::string::npos) << r.reason;
 }
 
 TEST(BearerMessage, ReadsWhatOurClientBuilds)

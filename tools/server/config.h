@@ -69,6 +69,9 @@ struct config {
     /// token_endpoint's accepts()) and the mailbox address as user, like Microsoft 365 and
     /// Gmail; passwords are refused. Empty: passwords only.
     std::function<bool(std::string_view access_token)> accept_token{};
+    /// With accept_token: false offers (and takes) only OAUTHBEARER, like a server that knows
+    /// only the standard mechanism (RFC 7628).
+    bool bearer_xoauth2 = true;
 };
 
 } // namespace builtin

@@ -302,7 +302,8 @@ std::string imap_session::capabilities() const
     if (!auth_allowed()) {
         caps += " LOGINDISABLED";
     } else {
-        caps += m_ctx->cfg->accept_token ? " AUTH=XOAUTH2 AUTH=OAUTHBEARER" : " AUTH=PLAIN";
+        caps += m_ctx->cfg->accept_token ? (m_ctx->cfg->bearer_xoauth2 ? " AUTH=XOAUTH2 AUTH=OAUTHBEARER" : " AUTH=OAUTHBEARER")
+                                         : " AUTH=PLAIN";
     }
     return caps;
 }
@@ -384,7 +385,7 @@ task<engine::result<void>> imap_session::authenticate(imap::tokenizer& t)
         co_return engine::result<void>{};
     }
     if (m_ctx->cfg->accept_token) {
-        auto bearer = bearer_mechanism(mech.text);
+        auto bearer = bearer_mechanism(*m_ctx->cfg, mech.text);
         if (!bearer) {
             tagged("NO [CANNOT] Unsupported authentication mechanism");
             co_return engine::result<void>{};

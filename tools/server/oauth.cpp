@@ -7,13 +7,18 @@ namespace builtin::detail {
 
 namespace sasl = protocols::sasl;
 
-std::optional<sasl::mechanism> bearer_mechanism(std::string_view text) noexcept
+std::optional<sasl::mechanism> bearer_mechanism(const config& cfg, std::string_view text) noexcept
 {
     auto m = sasl::mechanism_from_name(text);
-    if (m && (*m == sasl::mechanism::xoauth2 || *m == sasl::mechanism::oauthbearer)) {
+    if (m && ((*m == sasl::mechanism::xoauth2 && cfg.bearer_xoauth2) || *m == sasl::mechanism::oauthbearer)) {
         return m;
     }
     return std::nullopt;
+}
+
+std::string_view bearer_mechanisms(const config& cfg) noexcept
+{
+    return cfg.bearer_xoauth2 ? "XOAUTH2 OAUTHBEARER" : "OAUTHBEARER";
 }
 
 // XOAUTH2:     "user=" user ^A "auth=Bearer " token ^A ^A
@@ -86,6 +91,11 @@ engine::task<engine::result<mailbox*>> bearer_login(context* ctx, line_io* io, s
     auto answer = co_await io->line();
     if (!answer) {
         co_return std::move(answer).err();
+    }
+    const std::string_view expected = m == sasl::mechanism::xoauth2 ? "" : "AQ==";   // ^A in base64
+    if (*answer != expected) {
+        co_return engine::make_error(engine::stage::auth, engine::errc::protocol,
+            "wrong answer to the bearer error continuation");
     }
     co_return static_cast<mailbox*>(nullptr);
 }

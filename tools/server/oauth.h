@@ -4,8 +4,10 @@
 //
 // A bad token is answered like the real servers do: a continuation carrying a base64 JSON
 // error ({"status":"401",...} for XOAUTH2, {"status":"invalid_token",...} for OAUTHBEARER),
-// then, after the client's empty (or ^A) answer, the protocol's failure reply, which the
-// caller sends. Malformed messages are refused the same way, never with a crash.
+// then, after the client's empty (XOAUTH2) or ^A (OAUTHBEARER, RFC 7628 3.2.3) answer, the
+// protocol's failure reply, which the caller sends; any other answer ends the connection, so
+// a client that answers wrongly sees no failure reply. Malformed messages are refused the same
+// way as bad tokens, never with a crash.
 #pragma once
 
 #include "engine/result.h"
@@ -19,8 +21,12 @@
 
 namespace builtin::detail {
 
-/// XOAUTH2 or OAUTHBEARER named by `text` (case-insensitive); nullopt for any other.
-std::optional<protocols::sasl::mechanism> bearer_mechanism(std::string_view text) noexcept;
+/// XOAUTH2 or OAUTHBEARER named by `text` (case-insensitive) when `cfg` offers it; nullopt
+/// for any other.
+std::optional<protocols::sasl::mechanism> bearer_mechanism(const config& cfg, std::string_view text) noexcept;
+
+/// The bearer mechanisms `cfg` offers, space-separated: "XOAUTH2 OAUTHBEARER" or "OAUTHBEARER".
+std::string_view bearer_mechanisms(const config& cfg) noexcept;
 
 /// The user and token in a decoded XOAUTH2 or OAUTHBEARER client message; nullopt when it
 /// does not have that shape.

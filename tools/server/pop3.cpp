@@ -61,7 +61,11 @@ void pop3_session::capa()
         o.append("STLS\r\n");
     }
     if (auth_allowed() && !m_user) {
-        o.append(m_ctx->cfg->accept_token ? "SASL XOAUTH2 OAUTHBEARER\r\n" : "USER\r\nSASL PLAIN\r\n");
+        if (m_ctx->cfg->accept_token) {
+            o.append("SASL ").append(bearer_mechanisms(*m_ctx->cfg)).append("\r\n");
+        } else {
+            o.append("USER\r\nSASL PLAIN\r\n");
+        }
     }
     o.append(".\r\n");
 }
@@ -90,7 +94,7 @@ task<engine::result<void>> pop3_session::auth(std::string_view arg)
     }
     auto sp = arg.find(' ');
     if (m_ctx->cfg->accept_token) {
-        auto bearer = bearer_mechanism(arg.substr(0, sp));
+        auto bearer = bearer_mechanism(*m_ctx->cfg, arg.substr(0, sp));
         if (!bearer) {
             m_io.reply("-ERR [AUTH] Unsupported authentication mechanism\r\n");
             co_return engine::result<void>{};

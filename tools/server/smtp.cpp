@@ -96,7 +96,11 @@ void smtp_session::ehlo(std::string_view arg)
         o.append("250-STARTTLS\r\n");
     }
     if (auth_allowed()) {
-        o.append(m_ctx->cfg->accept_token ? "250-AUTH XOAUTH2 OAUTHBEARER\r\n" : "250-AUTH PLAIN LOGIN\r\n");
+        if (m_ctx->cfg->accept_token) {
+            o.append("250-AUTH ").append(bearer_mechanisms(*m_ctx->cfg)).append("\r\n");
+        } else {
+            o.append("250-AUTH PLAIN LOGIN\r\n");
+        }
     }
     o.append("250 ENHANCEDSTATUSCODES\r\n");
 }
@@ -143,7 +147,7 @@ task<engine::result<void>> smtp_session::auth(std::string_view arg)
         return false;
     };
     if (m_ctx->cfg->accept_token) {
-        auto bearer = bearer_mechanism(mech);
+        auto bearer = bearer_mechanism(*m_ctx->cfg, mech);
         if (!bearer) {
             m_io.reply("535 5.7.139 Authentication unsuccessful, basic authentication is disabled.\r\n");
             co_return engine::result<void>{};
