@@ -489,7 +489,7 @@ private:
         if (m_session->tls_info()) {
             record_tls(*m_st->out, m_server->name, *m_session->tls_info());
         }
-        auto cred = co_await m_st->ctx->tokens.credentials_for(m_box->login);
+        auto cred = co_await m_st->ctx->tokens.credentials_for(m_box->login, m_st->plan->spec->deadline);
         if (!cred) {
             co_return std::move(cred).err();
         }
@@ -638,7 +638,7 @@ public:
 private:
     task<engine::result<void>> look(protocols::pop3::session& s)
     {
-        auto cred = co_await m_st->ctx->tokens.credentials_for(m_box->login);
+        auto cred = co_await m_st->ctx->tokens.credentials_for(m_box->login, m_st->plan->spec->deadline);
         if (!cred) {
             co_return std::move(cred).err();
         }
@@ -819,7 +819,7 @@ task<std::optional<sent_probe>> send_probe(const scenarios::probe_plan* plan, co
     protocols::smtp::send_request req;
     req.server = std::move(*smtp_ep);
     if (plan->send_via->auth) {
-        auto cred = co_await ctx->tokens.credentials_for(*plan->send_via->auth);
+        auto cred = co_await ctx->tokens.credentials_for(*plan->send_via->auth, spec.deadline);
         if (!cred) {
             fail(*r, std::move(cred).err(), stage::auth);
             co_return std::nullopt;

@@ -268,7 +268,17 @@ task<engine::result<std::string>> run_token_command(std::vector<std::string> arg
         }
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        std::string first = err.substr(0, err.find('\n'));
+        // Its stderr may quote what it knows: a token it printed, or a secret it was handed
+        // some other way that mailprobe also holds in a withheld variable.
+        std::vector<std::string_view> secrets;
+        const std::string printed = trim_line_ends(out);
+        secrets.push_back(printed);
+        for (const auto& name_of_secret : limits.withheld_env) {
+            if (const char* v = ::getenv(name_of_secret.c_str())) {
+                secrets.emplace_back(v);
+            }
+        }
+        std::string first = redacted(err.substr(0, err.find('\n')), secrets);
         std::string how = WIFEXITED(status) ? fmt::format("exited with status {}", WEXITSTATUS(status))
                                             : fmt::format("was killed by signal {}", WTERMSIG(status));
         co_return auth_error(errc::auth_failed, fmt::format("token command {} {}{}{}", name, how,
@@ -320,8 +330,9 @@ engine::result<engine::tls_context> token_cache::tls_for(const std::string& ca_f
 }
 
 task<engine::result<std::pair<std::string, std::chrono::seconds>>> token_cache::call_endpoint(
-    const scenarios::oauth2_flow& flow)
+    const scenarios::oauth2_flow& flow, std::chrono::milliseconds timeout)
 {
+    const auto until = engine::after(timeout);
     using grant = scenarios::oauth2_flow::grant;
     auto url = protocols::http::parse_https_url(flow.token_url);
     if (!url) {
@@ -359,9 +370,13 @@ task<engine::result<std::pair<std::string, std::chrono::seconds>>> token_cache::
         // and a provider that rotates tokens refuses the second use of the old one.
         auto& queue = m_refreshing[flow.refresh_token_file];
         while (queue.busy) {
-            const auto woke = co_await queue.done.wait(engine::after(endpoint_timeout));
+            const auto woke = co_await queue.done.wait(until);
             if (woke == engine::event::woken::stopped) {
                 co_return auth_error(errc::cancelled, "cancelled while waiting for an OAuth2 token refresh");
+            }
+            if (woke == engine::event::woken::timed_out) {
+                co_return auth_error(errc::timed_out, fmt::format("another refresh of {} did not end within {} ms",
+                    flow.refresh_token_file, timeout.count()));
             }
         }
         turn.emplace(queue);
@@ -383,12 +398,27 @@ task<engine::result<std::pair<std::string, std::chrono::seconds>>> token_cache::
     }
     std::string_view grant_name = flow.type == grant::client_credentials ? "client_credentials" : "refresh_token";
     ++m_fetches;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - engine::clock::now());
     auto resp = co_await protocols::http::post_form(*url, protocols::http::form_encode(form), std::move(*tls),
-        endpoint_timeout);
+        std::max(left, std::chrono::milliseconds(1)));
     if (!resp) {
-        co_return auth_error(resp.err().code, fmt::format("token endpoint {}: {}", url->authority(), resp.err().describe()));
+        if (resp.err().code == errc::timed_out) {
+            co_return auth_error(errc::timed_out, fmt::format("token endpoint {} did not answer within {} ms",
+                url->authority(), timeout.count()));
+        }
+        // The client's own errors (a reply that is not HTTP) carry no stage worth repeating.
+        const auto& e = resp.err();
+        co_return auth_error(e.code, fmt::format("token endpoint {}: {}", url->authority(),
+            e.where == stage::none ? e.message : e.describe()));
     }
     auto parsed = parse_token_response(resp->body);
+    if (!parsed && resp->status != 200) {
+        // A proxy's or the provider's own error page (a 502 in HTML): the endpoint failed,
+        // not our credentials.
+        co_return auth_error(resp->status >= 500 ? errc::rejected : errc::protocol,
+            fmt::format("token endpoint {} answered HTTP {} without an OAuth2 answer: {}", url->authority(),
+                resp->status, redacted(resp->body.substr(0, 120), secrets)));
+    }
     if (resp->status != 200 || !parsed || !is_token_text(parsed->access_token)) {
         std::string said;
         if (parsed && !parsed->error.empty()) {
@@ -421,13 +451,16 @@ task<engine::result<std::pair<std::string, std::chrono::seconds>>> token_cache::
     co_return std::make_pair(std::move(parsed->access_token), lifetime);
 }
 
-task<engine::result<std::pair<std::string, std::chrono::seconds>>> token_cache::fetch(const scenarios::credential& c)
+task<engine::result<std::pair<std::string, std::chrono::seconds>>> token_cache::fetch(const scenarios::credential& c,
+    std::chrono::milliseconds timeout)
 {
     if (c.oauth2) {
-        co_return co_await call_endpoint(*c.oauth2);
+        co_return co_await call_endpoint(*c.oauth2, timeout);
     }
     ++m_fetches;
-    auto token = co_await run_token_command(c.oauth2_token_command, command);
+    command_limits limits = command;
+    limits.timeout = timeout;
+    auto token = co_await run_token_command(c.oauth2_token_command, std::move(limits));
     if (!token) {
         co_return std::move(token).err();
     }
@@ -445,7 +478,8 @@ void token_cache::rejected(const scenarios::credential& c, std::string_view toke
     }
 }
 
-task<engine::result<protocols::credentials>> token_cache::credentials_for(const scenarios::credential& c)
+task<engine::result<protocols::credentials>> token_cache::credentials_for(const scenarios::credential& c,
+    std::optional<std::chrono::milliseconds> bound)
 {
     protocols::credentials out;
     out.user = c.user;
@@ -459,12 +493,19 @@ task<engine::result<protocols::credentials>> token_cache::credentials_for(const 
         out.secret = std::string(c.oauth2_token->reveal());
         co_return out;
     }
+    const auto own = c.oauth2 ? endpoint_timeout : command.timeout;
+    const auto timeout = bound ? std::clamp(*bound, std::chrono::milliseconds(1), own) : own;
     entry& e = m_entries[key_of(c)];   // map nodes stay put while other entries come and go
     if (e.in_flight) {
+        const auto until = engine::after(timeout);
         while (e.in_flight) {
-            const auto woke = co_await e.done.wait(engine::after(endpoint_timeout));
+            const auto woke = co_await e.done.wait(until);
             if (woke == engine::event::woken::stopped) {
                 co_return auth_error(errc::cancelled, "cancelled while waiting for an OAuth2 token");
+            }
+            if (woke == engine::event::woken::timed_out) {
+                co_return auth_error(errc::timed_out,
+                    fmt::format("the OAuth2 token being fetched did not come within {} ms", timeout.count()));
             }
         }
         if (e.failure) {
@@ -474,7 +515,7 @@ task<engine::result<protocols::credentials>> token_cache::credentials_for(const 
     if (e.token.empty() || engine::clock::now() >= e.fresh_until) {
         e.in_flight = true;
         e.failure.reset();
-        auto got = co_await fetch(c);
+        auto got = co_await fetch(c, timeout);
         e.in_flight = false;
         e.done.notify_all();
         if (!got) {

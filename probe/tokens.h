@@ -67,18 +67,22 @@ struct command_limits {
 };
 
 /// Runs `argv` (argv[0] looked up on PATH, no shell, stdin /dev/null, the environment less
-/// `limits.withheld_env`) and returns its
-/// standard output without trailing line ends. It fails (stage auth) when it cannot start,
-/// exits non-zero (quoting the first line of its stderr), prints nothing, prints more than
-/// max_output, or outlives the timeout (it is killed). Polls without blocking the loop.
+/// `limits.withheld_env`) and returns its standard output without trailing line ends. It
+/// fails (stage auth) when it cannot start, exits non-zero (quoting the first line of its
+/// stderr, with the values of the withheld variables and anything it printed on stdout
+/// redacted), prints nothing, prints more than max_output, or outlives the timeout (it is
+/// killed). Polls without blocking the loop.
 engine::task<engine::result<std::string>> run_token_command(std::vector<std::string> argv, command_limits limits = {});
 
 class token_cache {
 public:
     /// The credentials to log in with: a password or a static token as given; otherwise the
     /// source's cached token, fetched first when there is none or it is about to expire.
-    /// `c` must outlive the task.
-    engine::task<engine::result<protocols::credentials>> credentials_for(const scenarios::credential& c);
+    /// `bound` (the probe's deadline) caps how long this call may wait for a token: the
+    /// endpoint call or command it starts, or one in flight; without it, endpoint_timeout
+    /// (command.timeout for commands). `c` must outlive the task.
+    engine::task<engine::result<protocols::credentials>> credentials_for(const scenarios::credential& c,
+        std::optional<std::chrono::milliseconds> bound = std::nullopt);
 
     /// A mail server refused `token`, which `credentials_for(c)` gave out, before its expiry
     /// (revoked, or issued for other rights): forget it, so the next login fetches a fresh one.
@@ -93,7 +97,7 @@ public:
     std::chrono::seconds margin{120};
     /// How long a command's token is kept: commands do not say when theirs expire.
     std::chrono::seconds command_token_lifetime{300};
-    /// Each token endpoint call, connect to last byte.
+    /// Each token endpoint call, connect to last byte, unless the caller's bound is shorter.
     std::chrono::milliseconds endpoint_timeout{30'000};
     command_limits command;
 
@@ -127,9 +131,10 @@ private:
     };
 
     static std::string key_of(const scenarios::credential& c);
-    engine::task<engine::result<std::pair<std::string, std::chrono::seconds>>> fetch(const scenarios::credential& c);
+    engine::task<engine::result<std::pair<std::string, std::chrono::seconds>>> fetch(const scenarios::credential& c,
+        std::chrono::milliseconds timeout);
     engine::task<engine::result<std::pair<std::string, std::chrono::seconds>>> call_endpoint(
-        const scenarios::oauth2_flow& flow);
+        const scenarios::oauth2_flow& flow, std::chrono::milliseconds timeout);
     engine::result<engine::tls_context> tls_for(const std::string& ca_file);
 
     std::map<std::string, entry> m_entries;

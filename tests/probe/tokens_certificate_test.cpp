@@ -209,6 +209,21 @@ TEST_F(CertificateCredentials, UnregisteredCertificateIsAnAuthErrorWithoutTheAss
     EXPECT_EQ(got.err().message.find("eyJ"), std::string::npos) << got.err().message;
 }
 
+// An identity provider that quotes the assertion it was sent: the error keeps its words and
+// hides the assertion.
+TEST_F(CertificateCredentials, AnAssertionEchoedByTheProviderIsRedacted)
+{
+    m_idp.misbehave = builtin::token_endpoint::fault::echo_secrets;
+    std::string file = m_dir.write("app.pem", m_app.cert + m_app.key);
+    probe::token_cache cache;
+    auto got = std::move(credentials(cache, {with_certificate(file, "")})[0]);
+    ASSERT_FALSE(got);
+    const auto& m = got.err().message;
+    EXPECT_EQ(got.err().where, stage::auth);
+    EXPECT_NE(m.find("and client assertion '<redacted>' is not valid."), std::string::npos) << m;
+    EXPECT_EQ(m.find("eyJ"), std::string::npos) << m;   // a JWT's base64url header
+}
+
 TEST(ClientAssertion, RefusesKeysItCannotSignRs256WithAndForeignKeys)
 {
     auto ca = engine::make_ca("an EC certificate");

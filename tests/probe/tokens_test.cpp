@@ -2,7 +2,10 @@
 // with its throwaway CA: the client-credentials grant, one refresh for many concurrent probes
 // when the token expires mid-run, the rotated refresh token stored safely, a revoked refresh
 // token as a clear auth-stage error (and a probe Down at auth) with the identity provider's
-// words and no secret, and the token command (output, failure, timeout, output limit).
+// words and no secret (also when the provider echoes the secrets), an endpoint that hangs,
+// trickles, answers garbage, an oversized header or an HTML 502 as a clear auth error within
+// the caller's bound (the probe's deadline), and the token command (output, failure with its
+// stderr redacted, timeout, output limit).
 #include "probe/tokens.h"
 
 #include "engine/loop.h"
@@ -345,6 +348,142 @@ TEST_F(Tokens, RevokedRefreshTokenMakesTheProbeDownAtAuth)
     EXPECT_EQ(r.outcome, probe::status::down);
     EXPECT_EQ(r.stage, stage::auth);
     EXPECT_NE(r.reason.find("invalid_grant"), std::string::npos) << r.reason;
+}
+
+// An endpoint that hangs or answers nonsense is an auth error that says so, within the bound
+// the caller gives (the probe's deadline), not after endpoint_timeout.
+TEST(TokenEndpointFaults, EachIsAClearAuthErrorWithinTheBound)
+{
+    using fault = builtin::token_endpoint::fault;
+    struct one_case {
+        fault f;
+        std::string_view says;
+        bool hangs;
+    };
+    const one_case cases[] = {
+        {fault::silent, "did not answer within 1500 ms", true},
+        {fault::trickle, "did not answer within 1500 ms", true},
+        {fault::garbage, ": bad HTTP response from 127.0.0.1:", false},
+        {fault::huge_header, "header block larger than the header-size limit", false},
+        {fault::html_502, "answered HTTP 502 without an OAuth2 answer: <html>", false},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(static_cast<int>(c.f));
+        engine::loop loop;
+        test_support::temp_dir dir;
+        builtin::token_endpoint idp;
+        idp.add_client("probe-app", std::string(client_secret));
+        idp.misbehave = c.f;
+        ASSERT_TRUE(idp.start());
+        scenarios::oauth2_flow f;
+        f.type = scenarios::oauth2_flow::grant::client_credentials;
+        f.token_url = idp.url();
+        f.client_id = "probe-app";
+        f.client_secret = inline_secret(client_secret);
+        f.ca_file = dir.write("idp-ca.pem", idp.ca_pem());
+        scenarios::credential cred;
+        cred.user = "probe@contoso.test";
+        cred.oauth2 = f;
+        probe::token_cache cache;   // endpoint_timeout stays 30 s: the bound must win
+        credentials_result got = engine::error{};
+        const auto start = engine::clock::now();
+        loop.run([](builtin::token_endpoint* e, probe::token_cache* tc, const scenarios::credential* cr,
+                     credentials_result* out) -> task<void> {
+            engine::scope s;
+            s.spawn(e->run());
+            *out = co_await tc->credentials_for(*cr, 1500ms);
+            e->stop();
+            co_await s.join();
+        }(&idp, &cache, &cred, &got));
+        const auto took = engine::clock::now() - start;
+        ASSERT_FALSE(got);
+        EXPECT_EQ(got.err().where, stage::auth);
+        EXPECT_NE(got.err().message.find(c.says), std::string::npos) << got.err().message;
+        EXPECT_EQ(got.err().message.find(client_secret), std::string::npos) << got.err().message;
+        EXPECT_LT(took, 5s);
+        if (c.hangs) {
+            EXPECT_EQ(got.err().code, engine::errc::timed_out) << got.err().describe();
+            EXPECT_GE(took, 1400ms);
+        }
+    }
+}
+
+// The refusal quotes the identity provider, which here quotes the secrets it was sent: they
+// are redacted, the rest of its words kept.
+TEST_F(Tokens, SecretsEchoedByTheIdentityProviderAreRedacted)
+{
+    m_idp.misbehave = builtin::token_endpoint::fault::echo_secrets;
+    std::string token = m_idp.issue_refresh_token("probe-app");
+    std::string file = m_dir.write("refresh-token", token + "\n");
+    probe::token_cache cache;
+    auto cred = refresh_flow(file);
+    credentials_result got = engine::error{};
+    serve(one(&cache, &cred, &got));
+    ASSERT_FALSE(got);
+    const auto& m = got.err().message;
+    EXPECT_EQ(got.err().where, stage::auth);
+    EXPECT_NE(m.find("invalid_grant: AADSTS70000: refresh token '<redacted>' presented with client secret "
+                     "'<redacted>' and client assertion '' is not valid."),
+        std::string::npos)
+        << m;
+    EXPECT_EQ(m.find(token), std::string::npos) << m;
+    EXPECT_EQ(m.find(client_secret), std::string::npos) << m;
+}
+
+// A probe whose deadline is short does not wait endpoint_timeout (30 s) for a hung endpoint.
+TEST_F(Tokens, AHungEndpointIsADownAtAuthWithinTheProbesDeadline)
+{
+    m_idp.misbehave = builtin::token_endpoint::fault::silent;
+    scenarios::probe_plan plan;
+    auto spec = std::make_shared<scenarios::probe>();
+    spec->name = "oauth";
+    spec->tenant = "contoso";
+    spec->from = "probe@contoso.test";
+    spec->to = "probe@contoso.test";
+    spec->deadline = 1s;
+    plan.spec = spec;
+    plan.owner = std::make_shared<scenarios::tenant>(scenarios::tenant{"contoso", ""});
+    auto smtp = std::make_shared<scenarios::server>();
+    smtp->name = "m365";
+    smtp->host = "127.0.0.1";
+    smtp->port = 9;   // never reached: the token comes first
+    smtp->tls = scenarios::tls_mode::none;
+    smtp->auth = client_credentials();
+    plan.send_via = smtp;
+    std::array<std::uint8_t, 32> key{};
+    key.fill(7);
+    probe::context ctx(*protocols::message::mac_key::from_bytes(key));
+    probe::result r;
+    const auto start = engine::clock::now();
+    serve([](scenarios::probe_plan p, probe::context* c, probe::result* out) -> task<void> {
+        *out = co_await probe::run_once(std::move(p), *c);
+    }(std::move(plan), &ctx, &r));
+    const auto took = engine::clock::now() - start;
+    EXPECT_EQ(r.outcome, probe::status::down);
+    EXPECT_EQ(r.stage, stage::auth);
+    EXPECT_NE(r.reason.find("did not answer within 1000 ms"), std::string::npos) << r.reason;
+    EXPECT_LT(took, 5s);
+}
+
+// A failing command's stderr is quoted, but not the secrets in it: what it printed on stdout
+// (a token) and the values of the variables it was not given.
+TEST(TokenCommand, SecretsInItsStderrAreRedacted)
+{
+    test_support::temp_dir dir;
+    const std::string secret = "hmac-key-or-password-0123";
+    std::string file = dir.write("secret", secret);
+    ::setenv("MAILPROBE_TEST_WITHHELD", secret.c_str(), 1);
+    engine::loop loop;
+    probe::command_limits limits;
+    limits.withheld_env = {"MAILPROBE_TEST_WITHHELD"};
+    auto got = loop.run(probe::run_token_command({"/bin/sh", "-c",
+        "echo ya29.printed-token; echo \"refused ya29.printed-token for $(cat '" + file + "')\" >&2; exit 2"}, limits));
+    ::unsetenv("MAILPROBE_TEST_WITHHELD");
+    ASSERT_FALSE(got);
+    const auto& m = got.err().message;
+    EXPECT_NE(m.find("exited with status 2: refused <redacted> for <redacted>"), std::string::npos) << m;
+    EXPECT_EQ(m.find("ya29.printed-token"), std::string::npos) << m;
+    EXPECT_EQ(m.find(secret), std::string::npos) << m;
 }
 
 TEST(TokenCommand, PrintsTheToken)

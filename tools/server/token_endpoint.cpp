@@ -3,6 +3,7 @@
 
 #include "engine/certs.h"
 #include "engine/scope.h"
+#include "engine/timer.h"
 #include "protocols/common/sasl.h"
 
 #include <fmt/format.h>
@@ -30,6 +31,8 @@ namespace sasl = protocols::sasl;
 // A token request is a short form; anything bigger is refused, not buffered.
 constexpr std::size_t max_request = 16 * 1024;
 constexpr auto request_timeout = 5s;
+// How long a hanging fault holds a connection: longer than any client bound under test.
+constexpr auto fault_hold = 10s;
 
 std::string percent_decode(std::string_view in)
 {
@@ -283,8 +286,56 @@ engine::task<void> token_endpoint::serve_loop(token_endpoint* self)
     }
 }
 
+engine::task<void> token_endpoint::misbehaving(engine::connection& c, engine::deadline until)
+{
+    switch (misbehave) {
+    case fault::trickle: {
+        constexpr std::string_view head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Slow: ";
+        const auto hold_until = engine::after(fault_hold);
+        for (std::size_t i = 0; engine::clock::now() < hold_until; ++i) {
+            const std::string_view one = i < head.size() ? head.substr(i, 1) : std::string_view("a");
+            const auto w = co_await c.write(one, hold_until);
+            if (!w) {
+                break;
+            }
+            const bool slept = co_await engine::sleep_for(100ms);
+            if (!slept) {
+                break;
+            }
+        }
+        break;
+    }
+    case fault::garbage:
+        (void)co_await c.write(std::string_view("\x16\x03\x01 this is not HTTP\r\n\r\n\x00\xff"), until);
+        break;
+    case fault::huge_header: {
+        std::string response = "HTTP/1.1 200 OK\r\nX-Padding: " + std::string(64 * 1024, 'a') + "\r\n\r\n";
+        (void)co_await c.write(response, until);
+        break;
+    }
+    case fault::html_502: {
+        constexpr std::string_view page = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+                                          "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+                                          "</body>\r\n</html>\r\n";
+        std::string response = fmt::format("HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/html\r\nContent-Length: {}"
+                                           "\r\nConnection: close\r\n\r\n{}", page.size(), page);
+        (void)co_await c.write(response, until);
+        break;
+    }
+    case fault::none:
+    case fault::silent:
+    case fault::echo_secrets:
+        break;
+    }
+}
+
 engine::task<void> token_endpoint::serve(engine::connection c)
 {
+    if (misbehave == fault::silent) {
+        (void)co_await engine::sleep_for(fault_hold);
+        co_await c.close();
+        co_return;
+    }
     auto until = engine::after(request_timeout);
     c.set_max_buffer(max_request);
     if (auto hs = co_await c.accept_tls(*m_tls, until); !hs) {
@@ -318,7 +369,10 @@ engine::task<void> token_endpoint::serve(engine::connection c)
             break;
         }
     }
-    if (ok) {
+    if (ok && misbehave != fault::none && misbehave != fault::echo_secrets) {
+        ++m_requests;
+        co_await misbehaving(c, until);
+    } else if (ok) {
         ++m_requests;
         auto r = answer(c.buffered().substr(head_end, length));
         std::string_view reason = r.status == 200 ? "OK" : r.status == 401 ? "Unauthorized" : "Bad Request";
@@ -338,6 +392,11 @@ token_endpoint::reply token_endpoint::answer(std::string_view body)
         return it == form.end() ? std::string() : it->second;
     };
     std::string client_id = field("client_id");
+    if (misbehave == fault::echo_secrets) {
+        return {400, error_json("invalid_grant", fmt::format("AADSTS70000: refresh token '{}' presented with "
+            "client secret '{}' and client assertion '{}' is not valid.", field("refresh_token"), field("client_secret"),
+            field("client_assertion")))};
+    }
     bool by_certificate = m_client_certs.contains(client_id);
     if (!by_certificate && !m_clients.contains(client_id)) {
         return {400, error_json("unauthorized_client", "AADSTS700016: Application with identifier was not found "

@@ -50,6 +50,21 @@ public:
     /// Whether a refresh grant returns a new refresh token and retires the old one.
     bool rotate_refresh_tokens = true;
 
+    /// How the endpoint misbehaves, for the clients' failure tests. Hanging modes hold the
+    /// connection for at most 10 s, or until stop().
+    enum class fault : std::uint8_t {
+        none,
+        silent,         // accepts the TCP connection, never says a byte (not even TLS)
+        trickle,        // reads the request, then sends a response head one byte per 100 ms
+        garbage,        // reads the request, answers bytes that are not HTTP, closes
+        huge_header,    // reads the request, answers a 200 whose header outgrows any limit
+        html_502,       // reads the request, answers a proxy's "502 Bad Gateway" HTML page
+        echo_secrets,   // refuses with an error_description quoting the refresh_token,
+                        // client_secret and client_assertion it was sent, like a careless
+                        // identity provider
+    };
+    fault misbehave = fault::none;
+
     /// Registers an application; an empty secret makes it a public client (no secret sent).
     void add_client(std::string client_id, std::string client_secret);
     /// Registers an application whose credential is a certificate (PEM): it must send a client
@@ -88,6 +103,8 @@ private:
     };
     static engine::task<void> serve_loop(token_endpoint* self);
     engine::task<void> serve(engine::connection c);
+    /// Answers a request the way `misbehave` says (hanging, garbage, huge, HTML).
+    engine::task<void> misbehaving(engine::connection& c, engine::deadline until);
     reply answer(std::string_view form);
     std::optional<reply> refuse_assertion(const std::string& client_id, std::string_view assertion);
     std::string new_token(std::string_view prefix) const;
