@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -18,10 +19,32 @@ engine::error io_error(std::string_view step, int err)
     return engine::make_error(engine::stage::none, engine::errc::io, fmt::format("{}: {}", step, std::strerror(err)));
 }
 
+/// The file a link at `path` leads to, so that the rename replaces the target and the link
+/// stays a link; `path` itself when it is no link (or does not exist yet).
+engine::result<std::string> target_of(const std::string& path)
+{
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) {
+        return path;
+    }
+    char* real = ::realpath(path.c_str(), nullptr);
+    if (real == nullptr) {
+        return io_error("cannot follow the link", errno);
+    }
+    std::string out(real);
+    ::free(real);
+    return out;
+}
+
 } // namespace
 
-engine::result<void> replace_file(const std::string& path, std::string_view content)
+engine::result<void> replace_file(const std::string& link_or_path, std::string_view content)
 {
+    auto target = target_of(link_or_path);
+    if (!target) {
+        return std::move(target).err();
+    }
+    const std::string& path = *target;
     auto slash = path.rfind('/');
     std::string folder = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
     std::string tmp = path + ".tmp.XXXXXX";

@@ -245,6 +245,30 @@ TEST_F(Tokens, RotatedRefreshTokenIsStoredWriteThenRenameWithMode0600)
     EXPECT_EQ(files, 2u);   // the CA and the token: no temporary file left behind
 }
 
+// A refresh_token_file that is a link (to a file kept elsewhere) stays a link: the rotated
+// token replaces the target's content, beside the target.
+TEST_F(Tokens, RotationWritesThroughASymlinkedRefreshTokenFile)
+{
+    std::string original = m_idp.issue_refresh_token("probe-app");
+    ::mkdir((m_dir.path() + "/store").c_str(), 0700);
+    std::string target = m_dir.write("store/refresh-token", original + "\n");
+    std::string link = m_dir.path() + "/refresh-token-link";
+    ASSERT_EQ(::symlink("store/refresh-token", link.c_str()), 0);
+    probe::token_cache cache;
+    auto cred = refresh_flow(link);
+    credentials_result got = engine::error{};
+    serve(one(&cache, &cred, &got));
+    ASSERT_TRUE(got) << got.err().describe();
+    struct stat st {};
+    ASSERT_EQ(::lstat(link.c_str(), &st), 0);
+    EXPECT_TRUE(S_ISLNK(st.st_mode));
+    std::string stored = read_file(target);
+    EXPECT_NE(stored, original + "\n");
+    EXPECT_TRUE(stored.starts_with("rt-") && stored.ends_with("\n")) << stored;
+    ASSERT_EQ(::stat(target.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
 // Two credentials (other scopes) on one rotating refresh-token file: their refreshes take
 // turns, so the second uses the token the first rotated to instead of the retired one.
 TEST_F(Tokens, CredentialsSharingARefreshTokenFileRefreshInTurn)
