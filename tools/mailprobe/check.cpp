@@ -40,16 +40,19 @@ void usage()
         "  --smtp HOST:PORT          submission server (TLS: implicit on 465, else STARTTLS)\n"
         "  --smtp-tls MODE           none | starttls | implicit\n"
         "  --smtp-user USER          SMTP AUTH user; its password from --smtp-password-env VAR\n"
-        "                            or --smtp-password-file PATH, or an OAuth2 token (XOAUTH2)\n"
-        "                            from --smtp-oauth2-token-env VAR or\n"
+        "                            or --smtp-password-file PATH, or an OAuth2 token (XOAUTH2 or\n"
+        "                            OAUTHBEARER) from --smtp-oauth2-token-env VAR,\n"
+        "                            --smtp-oauth2-token-file PATH or\n"
         "                            --smtp-oauth2-token-command \"PROGRAM ARGS\" (split at\n"
-        "                            spaces, no shell; its output is the token)\n"
+        "                            spaces, no shell; its output is the token; it does not\n"
+        "                            get the variables named by these flags nor the key's)\n"
         "  --fetch URL               imap://HOST:PORT, imaps://HOST:PORT, pop3://HOST:PORT or\n"
         "                            pop3s://HOST:PORT (imap and pop3 require STARTTLS/STLS)\n"
         "  --fetch-tls MODE          none | starttls | implicit, overriding the URL's default\n"
         "  --fetch-user USER         mailbox login (default: --to); password from\n"
         "                            --fetch-password-env VAR or --fetch-password-file PATH, or\n"
-        "                            a token from --fetch-oauth2-token-env VAR or\n"
+        "                            a token from --fetch-oauth2-token-env VAR,\n"
+        "                            --fetch-oauth2-token-file PATH or\n"
         "                            --fetch-oauth2-token-command \"PROGRAM ARGS\"\n"
         "  --ca-file PATH            trust this CA instead of the system store\n"
         "  --verify-name NAME        the name certificates must carry (default: the host)\n"
@@ -110,16 +113,19 @@ bool split_host_port(const std::string& s, std::string& host, std::uint16_t& por
     return !host.empty();
 }
 
-/// The login of `user`: a password (env or file), a token from `token_env`, or a token
-/// command (split at spaces: no shell, as in scenarios); nullopt and `why` when more than
-/// one is given or the one given is unusable.
+// An access token is a few KiB (Entra ID's JWTs with many claims are the biggest).
+constexpr std::size_t max_token_bytes = 16 * 1024;
+
+/// The login of `user`: a password (env or file), a token (env or file), or a token command
+/// (split at spaces: no shell, as in scenarios); nullopt and `why` when more than one is
+/// given or the one given is unusable.
 std::optional<scenarios::credential> login_of(const std::string& user, const std::string& flag,
     const std::string& pw_env, const std::string& pw_file, const std::string& token_env,
-    const std::string& token_command, std::string& why)
+    const std::string& token_file, const std::string& token_command, std::string& why)
 {
-    int given = !pw_env.empty() + !pw_file.empty() + !token_env.empty() + !token_command.empty();
+    int given = !pw_env.empty() + !pw_file.empty() + !token_env.empty() + !token_file.empty() + !token_command.empty();
     if (given > 1) {
-        why = "give only one of " + flag + "-password-env, -password-file, -oauth2-token-env and "
+        why = "give only one of " + flag + "-password-env, -password-file, -oauth2-token-env, -oauth2-token-file and "
             "-oauth2-token-command";
         return std::nullopt;
     }
@@ -136,13 +142,16 @@ std::optional<scenarios::credential> login_of(const std::string& user, const std
         }
         return c;
     }
-    auto value = secret_from(token_env.empty() ? pw_env : token_env, pw_file, why);
+    const bool token = !token_env.empty() || !token_file.empty();
+    const std::string& env = token ? token_env : pw_env;
+    const std::string& file = token ? token_file : pw_file;
+    auto value = secret_from(env, file, why, token ? max_token_bytes : 4096);
     if (!value) {
         return std::nullopt;
     }
-    auto origin = token_env.empty() ? (pw_env.empty() ? pw_file : pw_env) : token_env;
-    auto kind = pw_file.empty() ? scenarios::secret::source::env : scenarios::secret::source::file;
-    (token_env.empty() ? c.password : c.oauth2_token) = scenarios::secret(std::move(*value), kind, origin);
+    auto kind = file.empty() ? scenarios::secret::source::env : scenarios::secret::source::file;
+    (token ? c.oauth2_token : c.password) = scenarios::secret(std::move(*value), kind,
+        (file.empty() ? "env " : "file ") + (file.empty() ? env : file));
     return c;
 }
 
@@ -190,8 +199,9 @@ std::string seconds(std::int64_t ms) { return fmt::format("{:.3f}s", static_cast
 
 int run_check(const std::vector<std::string>& args)
 {
-    std::string smtp, smtp_tls, smtp_user, smtp_pw_env, smtp_pw_file, smtp_token_env, smtp_token_command;
-    std::string fetch, fetch_tls, fetch_user, fetch_pw_env, fetch_pw_file, fetch_token_env, fetch_token_command;
+    std::string smtp, smtp_tls, smtp_user, smtp_pw_env, smtp_pw_file, smtp_token_env, smtp_token_file, smtp_token_command;
+    std::string fetch, fetch_tls, fetch_user, fetch_pw_env, fetch_pw_file, fetch_token_env, fetch_token_file,
+        fetch_token_command;
     std::string from, to, ca_file, verify_name, state_path, key_env = "MAILPROBE_HMAC_KEY";
     std::string deadline = "60s", poll = "2s", warn_latency = "30s", warn_cert_days = "14";
     bool insecure = false, junk_warning = false, trace = false;
@@ -207,11 +217,11 @@ int run_check(const std::vector<std::string>& args)
         }
         std::string* slot = a == "--smtp" ? &smtp : a == "--smtp-tls" ? &smtp_tls : a == "--smtp-user" ? &smtp_user
             : a == "--smtp-password-env" ? &smtp_pw_env : a == "--smtp-password-file" ? &smtp_pw_file
-            : a == "--smtp-oauth2-token-env" ? &smtp_token_env
+            : a == "--smtp-oauth2-token-env" ? &smtp_token_env : a == "--smtp-oauth2-token-file" ? &smtp_token_file
             : a == "--smtp-oauth2-token-command" ? &smtp_token_command
             : a == "--fetch" ? &fetch : a == "--fetch-tls" ? &fetch_tls : a == "--fetch-user" ? &fetch_user
             : a == "--fetch-password-env" ? &fetch_pw_env : a == "--fetch-password-file" ? &fetch_pw_file
-            : a == "--fetch-oauth2-token-env" ? &fetch_token_env
+            : a == "--fetch-oauth2-token-env" ? &fetch_token_env : a == "--fetch-oauth2-token-file" ? &fetch_token_file
             : a == "--fetch-oauth2-token-command" ? &fetch_token_command
             : a == "--from" ? &from : a == "--to" ? &to : a == "--ca-file" ? &ca_file
             : a == "--verify-name" ? &verify_name : a == "--hmac-key-env" ? &key_env
@@ -257,9 +267,10 @@ int run_check(const std::vector<std::string>& args)
         s->insecure = insecure;
     }
     std::string why;
-    auto smtp_login = login_of(smtp_user, "--smtp", smtp_pw_env, smtp_pw_file, smtp_token_env, smtp_token_command, why);
+    auto smtp_login = login_of(smtp_user, "--smtp", smtp_pw_env, smtp_pw_file, smtp_token_env, smtp_token_file,
+        smtp_token_command, why);
     auto fetch_login = login_of(fetch_user.empty() ? to : fetch_user, "--fetch", fetch_pw_env, fetch_pw_file,
-        fetch_token_env, fetch_token_command, why);
+        fetch_token_env, fetch_token_file, fetch_token_command, why);
     if (!smtp_login || !fetch_login) {
         return unknown(why);
     }
@@ -319,6 +330,12 @@ int run_check(const std::vector<std::string>& args)
     auto mac = protocols::message::mac_key::from_bytes(std::span(key_bytes.data(), key_size));
     probe::context ctx(*mac);
     ctx.trace = trace;
+    // Token commands get neither side's secrets nor the key, as in `mailprobe run`.
+    for (const std::string* name : {&smtp_pw_env, &smtp_token_env, &fetch_pw_env, &fetch_token_env, &key_env}) {
+        if (!name->empty()) {
+            ctx.tokens.command.withheld_env.push_back(*name);
+        }
+    }
 
     std::optional<probe::state_file> state_file;
     if (!state_path.empty()) {

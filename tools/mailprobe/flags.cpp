@@ -1,5 +1,7 @@
 #include "tools/mailprobe/flags.h"
 
+#include <fmt/format.h>
+
 #include <cstdlib>
 #include <fstream>
 
@@ -28,7 +30,8 @@ std::optional<std::chrono::milliseconds> duration_of(const std::string& s)
     return std::nullopt;
 }
 
-std::optional<std::string> secret_from(const std::string& env, const std::string& file, std::string& why)
+std::optional<std::string> secret_from(const std::string& env, const std::string& file, std::string& why,
+    std::size_t max_bytes)
 {
     if (!env.empty() && !file.empty()) {
         why = "give a password from the environment or a file, not both";
@@ -50,13 +53,12 @@ std::optional<std::string> secret_from(const std::string& env, const std::string
         why = "cannot read " + file;
         return std::nullopt;
     }
-    // A password file holds one line; more than 4 KiB is the wrong file (or /dev/zero).
-    constexpr std::size_t max_bytes = 4096;
+    // A secret file holds one line; more than max_bytes is the wrong file (or /dev/zero).
     std::string v(max_bytes + 1, '\0');
     in.read(v.data(), static_cast<std::streamsize>(v.size()));
     v.resize(static_cast<std::size_t>(in.gcount()));
     if (v.size() > max_bytes) {
-        why = file + " is larger than 4 KiB: not a password file";
+        why = fmt::format("{} is larger than {} KiB: not a secret file", file, max_bytes / 1024);
         return std::nullopt;
     }
     while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) {
