@@ -61,7 +61,7 @@ TEST(Loader, BaseScenarioLoads)
 TEST(Loader, EveryExampleLoadsAndValidates)
 {
     const char* names[] = {"topology-1.json", "topology-2.json", "topology-3.json", "topology-4.json",
-        "topology-5.json", "topology-6.json", "junk-folder.json"};
+        "topology-5.json", "topology-6.json", "junk-folder.json", "oauth2.json"};
     for (const char* name : names) {
         auto r = scenarios::load(examples_dir() + "/" + name, options());
         ASSERT_TRUE(r.ok()) << name << "\n" << all_errors(r);

@@ -60,6 +60,10 @@ inline const std::map<std::string, std::string>& fake_env()
         {"EXTERNAL_PROBE_OUT_PASSWORD", "probe-out-external-pw"},
         {"INTERNAL_JUNK_PASSWORD", "junk-internal-pw"},
         {"MAILPROBE_HMAC_KEY", "example-hmac-key-0123456789"},
+        {"OAUTH2_EXAMPLE_TOKEN", "example-static-token-0123456789"},
+        {"OAUTH2_EXAMPLE_TOKEN_FILE", "/run/test/oauth2/token"},
+        {"OAUTH2_EXAMPLE_CLIENT_SECRET", "example-client-secret-0123456789"},
+        {"OAUTH2_EXAMPLE_REFRESH_TOKEN_FILE", "/run/test/oauth2/refresh-token"},
     };
     return env;
 }

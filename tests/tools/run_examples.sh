@@ -3,7 +3,8 @@
 # example against the loopback Postfix + Dovecot (tools/test.sh starts them and names their
 # servers.json in MAILPROBE_SERVERS_JSON). The six topology examples must be Up (exit 0);
 # the junk-folder example finds its message "filed as spam in Junk": a Warning (exit 1) under
-# its junk_verdict "warning", a Down at deliver (exit 2) for its strict twin. Then `mailprobe
+# its junk_verdict "warning", a Down at deliver (exit 2) for its strict twin; the OAuth2
+# example's probes are each a Down at auth saying why. Then `mailprobe
 # check` (the Nagios plugin) from flags: OK, CRITICAL for Junk and for a wrong password,
 # UNKNOWN for bad usage. Last, the next-poll mode (`--once --state FILE`) of both: pending
 # (UNKNOWN for the plugin) on the first call, Up on the next, a private state file, and a
@@ -31,6 +32,18 @@ done
 check "$examples/junk-folder.json" 1 '"status":"warning","stage":"deliver","reason":"filed as spam in Junk"'
 check "$examples/junk-folder.json" 2 '"status":"down","stage":"deliver","reason":"filed as spam in Junk"' \
   --probe lands-in-junk-strict
+# The OAuth2 example against servers that take no OAuth2: each probe is a Down at auth that
+# says why (see scenarios/examples/README.md).
+export OAUTH2_EXAMPLE_TOKEN=example-static-token-0123 OAUTH2_EXAMPLE_TOKEN_FILE=$work/oauth2-token \
+  OAUTH2_EXAMPLE_CLIENT_SECRET=example-client-secret-0123 OAUTH2_EXAMPLE_REFRESH_TOKEN_FILE=$work/oauth2-refresh
+echo example-command-token-0123 > "$OAUTH2_EXAMPLE_TOKEN_FILE"
+echo example-refresh-token-0123 > "$OAUTH2_EXAMPLE_REFRESH_TOKEN_FILE"
+check "$examples/oauth2.json" 2 '"status":"down","stage":"auth","reason":"auth: rejected: server offers neither XOAUTH2 nor OAUTHBEARER' \
+  --probe oauth2-static-token
+check "$examples/oauth2.json" 2 '"status":"down","stage":"auth","reason":"auth: rejected: server offers neither AUTH=XOAUTH2 nor AUTH=OAUTHBEARER' \
+  --probe oauth2-token-command
+check "$examples/oauth2.json" 2 '"status":"down","stage":"auth","reason":"auth: refused: token endpoint 127.0.0.1:9: ' \
+  --probe oauth2-refresh-token
 plugin() {   # plugin EXPECTED_EXIT PATTERN CHECK-ARGS...
   local out rc
   out=$("$mailprobe" check "${@:3}" 2>&1)
