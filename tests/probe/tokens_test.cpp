@@ -210,6 +210,55 @@ TEST_F(Tokens, ExpiryMidRunTriggersExactlyOneRefreshForManyProbes)
     EXPECT_TRUE(m_idp.accepts(after[0]->secret));
 }
 
+// The margin refreshes a token before it expires: the default (120 s, halved to half the
+// lifetime for short-lived tokens) and a set one. Before the margin the cached token is
+// served; after it a fresh one, while the old one is still good at the endpoint.
+TEST_F(Tokens, TheMarginRefreshesEarly)
+{
+    struct one_case {
+        std::optional<std::chrono::seconds> margin;   // nullopt: the default
+        engine::clock::duration still_cached;         // after the first fetch
+        engine::clock::duration refreshed;            // after the first fetch
+    };
+    // lifetime 4 s: the default keeps it 2 s (4 s < 2 x 120 s), a 1 s margin 3 s.
+    const one_case cases[] = {{std::nullopt, 1500ms, 2300ms}, {1s, 2500ms, 3300ms}};
+    for (const auto& c : cases) {
+        builtin::token_endpoint idp;
+        idp.add_client("probe-app", std::string(client_secret));
+        idp.lifetime = 4s;
+        ASSERT_TRUE(idp.start());
+        auto cred = client_credentials();
+        cred.oauth2->token_url = idp.url();
+        cred.oauth2->ca_file = m_dir.write("idp2-ca.pem", idp.ca_pem());
+        probe::token_cache cache;
+        if (c.margin) {
+            cache.margin = *c.margin;
+        }
+        EXPECT_EQ(probe::token_cache{}.margin, 120s);
+        credentials_result first = engine::error{};
+        credentials_result cached = engine::error{};
+        credentials_result early = engine::error{};
+        bool old_still_good = false;
+        auto check_old = [](builtin::token_endpoint* e, const credentials_result* r, bool* out) -> task<void> {
+            *out = *r && e->accepts((*r)->secret);
+            co_return;
+        };
+        std::vector<task<void>> steps;
+        steps.push_back(one(&cache, &cred, &first));
+        steps.push_back(pause(c.still_cached));
+        steps.push_back(one(&cache, &cred, &cached));
+        steps.push_back(pause(c.refreshed - c.still_cached));
+        steps.push_back(one(&cache, &cred, &early));
+        steps.push_back(check_old(&idp, &first, &old_still_good));
+        m_loop.run(with_idp(&idp, in_turn(std::move(steps))));
+        ASSERT_TRUE(first && cached && early);
+        EXPECT_EQ(cached->secret, first->secret);
+        EXPECT_NE(early->secret, first->secret);
+        EXPECT_TRUE(old_still_good);   // refreshed before the old token expired
+        EXPECT_EQ(idp.requests(), 2u);
+    }
+}
+
 TEST_F(Tokens, RotatedRefreshTokenIsStoredWriteThenRenameWithMode0600)
 {
     m_idp.lifetime = 1s;

@@ -4,9 +4,11 @@
 // issued is refused with the error continuation and becomes a Down at auth quoting the server;
 // passwords are refused; the server reads XOAUTH2 and OAUTHBEARER messages as clients build them;
 // an access token revoked mid-run is dropped from the cache on the server's refusal, and the
-// next run fetches one fresh token for all probes.
+// next run fetches one fresh token for all probes; probes across two expiries cause one
+// refresh each; a server offering only OAUTHBEARER gets OAUTHBEARER logins.
 #include "engine/loop.h"
 #include "engine/scope.h"
+#include "engine/timer.h"
 #include "probe/roundtrip.h"
 #include "protocols/common/sasl.h"
 #include "protocols/smtp/session.h"
@@ -260,6 +262,39 @@ TEST_F(OAuthServer, ATokenRevokedMidRunIsRefetchedOnceAfterTheServerRefusesIt)
     EXPECT_EQ(after_pop3.outcome, probe::status::up) << after_pop3.reason;
     // Two probes were refused, yet one refresh served both later probes.
     EXPECT_EQ(m_idp.requests(), 2u);
+}
+
+// Whole probes (SMTP, then IMAP or POP3) across two token expiries: each expiry costs exactly
+// one endpoint call for all the probes after it. The lifetime is 3 s and the margin 1 s, so a
+// token is served for 2 s and still good at the server for the probes that hold it.
+TEST_F(OAuthServer, ProbesAcrossTwoExpiriesRefreshOncePerExpiry)
+{
+    m_idp.lifetime = 3s;
+    auto ctx = make_context();
+    ctx.tokens.margin = 1s;
+    std::array<probe::result, 6> results;
+    std::array<std::size_t, 3> requests{};
+    auto count = [](builtin::token_endpoint* idp, std::size_t* into) -> task<void> {
+        *into = idp->requests();
+        co_return;
+    };
+    auto pause = []() -> task<void> {
+        const bool slept = co_await engine::sleep_for(2200ms);
+        EXPECT_TRUE(slept);
+    };
+    auto imap = scenarios::protocol_kind::imap;
+    auto pop3 = scenarios::protocol_kind::pop3;
+    auto batch = [&](std::size_t i) {
+        return both(together(run_into(plan(by_client_credentials(), imap), &ctx, &results[2 * i]),
+                        run_into(plan(by_client_credentials(), pop3), &ctx, &results[2 * i + 1])),
+            count(&m_idp, &requests[i]));
+    };
+    m_loop.run(with_servers(m_server.get(), &m_idp,
+        both(both(batch(0), pause()), both(both(batch(1), pause()), batch(2)))));
+    for (const auto& r : results) {
+        EXPECT_EQ(r.outcome, probe::status::up) << r.probe << ": " << r.reason;
+    }
+    EXPECT_EQ(requests, (std::array<std::size_t, 3>{1, 2, 3}));
 }
 
 TEST_F(OAuthServer, PasswordsAreRefusedInBearerMode)
