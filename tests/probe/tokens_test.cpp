@@ -220,12 +220,12 @@ TEST_F(Tokens, TheMarginRefreshesEarly)
         engine::clock::duration still_cached;         // after the first fetch
         engine::clock::duration refreshed;            // after the first fetch
     };
-    // lifetime 4 s: the default keeps it 2 s (4 s < 2 x 120 s), a 1 s margin 3 s.
-    const one_case cases[] = {{std::nullopt, 1500ms, 2300ms}, {1s, 2500ms, 3300ms}};
+    // lifetime 6 s: the default keeps it 3 s (6 s < 2 x 120 s), a 2 s margin 4 s.
+    const one_case cases[] = {{std::nullopt, 1500ms, 3800ms}, {2s, 2500ms, 4800ms}};
     for (const auto& c : cases) {
         builtin::token_endpoint idp;
         idp.add_client("probe-app", std::string(client_secret));
-        idp.lifetime = 4s;
+        idp.lifetime = 6s;
         ASSERT_TRUE(idp.start());
         auto cred = client_credentials();
         cred.oauth2->token_url = idp.url();

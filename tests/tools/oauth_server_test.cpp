@@ -265,13 +265,13 @@ TEST_F(OAuthServer, ATokenRevokedMidRunIsRefetchedOnceAfterTheServerRefusesIt)
 }
 
 // Whole probes (SMTP, then IMAP or POP3) across two token expiries: each expiry costs exactly
-// one endpoint call for all the probes after it. The lifetime is 3 s and the margin 1 s, so a
-// token is served for 2 s and still good at the server for the probes that hold it.
+// one endpoint call for all the probes after it. The lifetime is 6 s and the margin 2 s, so a
+// token is served for 4 s and still good at the server for the probes that hold it.
 TEST_F(OAuthServer, ProbesAcrossTwoExpiriesRefreshOncePerExpiry)
 {
-    m_idp.lifetime = 3s;
+    m_idp.lifetime = 6s;
     auto ctx = make_context();
-    ctx.tokens.margin = 1s;
+    ctx.tokens.margin = 2s;
     std::array<probe::result, 6> results;
     std::array<std::size_t, 3> requests{};
     auto count = [](builtin::token_endpoint* idp, std::size_t* into) -> task<void> {
@@ -279,7 +279,7 @@ TEST_F(OAuthServer, ProbesAcrossTwoExpiriesRefreshOncePerExpiry)
         co_return;
     };
     auto pause = []() -> task<void> {
-        const bool slept = co_await engine::sleep_for(2200ms);
+        const bool slept = co_await engine::sleep_for(4200ms);
         EXPECT_TRUE(slept);
     };
     auto imap = scenarios::protocol_kind::imap;
