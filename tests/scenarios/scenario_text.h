@@ -4,6 +4,7 @@
 
 #include "scenarios/loader.h"
 
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <string>
@@ -63,7 +64,11 @@ inline const std::map<std::string, std::string>& fake_env()
         {"OAUTH2_EXAMPLE_TOKEN", "example-static-token-0123456789"},
         {"OAUTH2_EXAMPLE_TOKEN_FILE", "/run/test/oauth2/token"},
         {"OAUTH2_EXAMPLE_CLIENT_SECRET", "example-client-secret-0123456789"},
-        {"OAUTH2_EXAMPLE_REFRESH_TOKEN_FILE", "/run/test/oauth2/refresh-token"},
+        // The loader checks that a refresh_token_file is a readable regular file, not what
+        // it holds: any file of the source tree does.
+        {"OAUTH2_EXAMPLE_REFRESH_TOKEN_FILE",
+            std::string(std::getenv("MAILPROBE_SOURCE_ROOT") ? std::getenv("MAILPROBE_SOURCE_ROOT") : ".")
+                + "/scenarios/examples/README.md"},
     };
     return env;
 }
