@@ -247,6 +247,7 @@ struct poll_state {
     protocols::message::dsn_reader dsn;
     std::string junk_folder;                // the IMAP junk folder; empty when none
     bool evidence_taken = false;
+    std::vector<std::string> auth_unmet;    // Authentication-Results demands the message missed
     std::int64_t fetch_ms = 0;              // setup and round of the session that found one
 
     sought* find(const protocols::message::probe_id& id)
@@ -287,7 +288,7 @@ void take_evidence(poll_state& st, const protocols::message::message_headers& h)
                 return;
             }
         }
-        r.warnings.push_back(fmt::format("authentication result {}={} is not one of the required {}", method,
+        st.auth_unmet.push_back(fmt::format("authentication result {}={} is not one of the required {}", method,
             protocols::printable(got, 64), fmt::join(allowed, ", ")));
     };
     check("spf", demand.spf);
@@ -860,10 +861,24 @@ task<std::optional<sent_probe>> send_probe(const scenarios::probe_plan* plan, co
     co_return sent_probe{id, accepted, ctx->now_ms() - static_cast<std::uint64_t>(ms_since(accepted, now))};
 }
 
-/// The verdict on a message that was found: copies, latency, and the junk folder.
-void judge_found(result& r, const scenarios::probe& spec, const sought& s, const std::string& junk_folder,
+/// Down at stage deliver for `why`; a Down found earlier (a failed cleanup, an unmet
+/// Authentication-Results demand) is kept among the warnings.
+void down_at_deliver(result& r, std::string why)
+{
+    if (r.outcome == status::down) {
+        r.warnings.push_back(std::move(r.reason));
+    }
+    r.outcome = status::down;
+    r.stage = stage::deliver;
+    r.reason = std::move(why);
+}
+
+/// The verdict on a message that was found: copies, latency, Authentication-Results and the
+/// junk folder (the last word: where the message landed matters most).
+void judge_found(result& r, const scenarios::probe& spec, const sought& s, const poll_state& st,
     bool check_latency)
 {
+    const std::string& junk_folder = st.junk_folder;
     r.folder = s.folder;
     if (s.copies > 1) {
         r.warnings.push_back(s.copies == 2 ? std::string("delivered twice") : fmt::format("delivered {} times", s.copies));
@@ -871,6 +886,13 @@ void judge_found(result& r, const scenarios::probe& spec, const sought& s, const
     if (check_latency && r.ms.delivery > spec.warn_latency.count()) {
         r.warnings.push_back(fmt::format("delivery took {} ms, above the {} ms warning level", r.ms.delivery,
             spec.warn_latency.count()));
+    }
+    for (const auto& unmet : st.auth_unmet) {
+        if (spec.require_auth_results.verdict == scenarios::junk_policy::down && r.outcome != status::down) {
+            down_at_deliver(r, unmet);
+        } else {
+            r.warnings.push_back(unmet);
+        }
     }
     // Extra folders are places the mailbox owner files mail on purpose: only the junk
     // folder is a failed delivery.
@@ -884,15 +906,8 @@ void judge_found(result& r, const scenarios::probe& spec, const sought& s, const
             r.stage = stage::deliver;
             r.reason = std::move(why);
         }
-    } else if (r.outcome == status::down) {
-        // The cleanup failed too; the junk filing is the finding that matters.
-        r.warnings.push_back(r.reason);
-        r.stage = stage::deliver;
-        r.reason = std::move(why);
     } else {
-        r.outcome = status::down;
-        r.stage = stage::deliver;
-        r.reason = std::move(why);
+        down_at_deliver(r, std::move(why));
     }
 }
 
@@ -998,7 +1013,7 @@ task<result> run_once(scenarios::probe_plan plan, context& ctx)
         if (s.copies > 0) {
             r.ms.fetch = st.fetch_ms;
             r.ms.delivery = std::max<std::int64_t>(0, ms_since(sent->accepted, s.first_seen));
-            judge_found(r, spec, s, st.junk_folder, true);
+            judge_found(r, spec, s, st, true);
             note_delivered(r);
         } else if (r.outcome != status::down && s.bounce) {
             judge_bounce(r, *s.bounce);
@@ -1094,7 +1109,7 @@ task<next_poll_result> run_next_poll(scenarios::probe_plan plan, context& ctx, s
     } else if (found) {
         r.ms.fetch = st.fetch_ms;
         r.ms.delivery = seen_after_ms(*found);
-        judge_found(r, spec, *found, st.junk_folder, false);
+        judge_found(r, spec, *found, st, false);
     } else {
         r.outcome = status::pending;
     }

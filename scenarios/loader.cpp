@@ -187,7 +187,7 @@ enum probe_key { p_name, p_tenant, p_topology, p_send_via, p_from, p_to, p_fetch
     p_junk_verdict, p_warn_latency, p_warn_cert_days, p_require_auth_results, p_bounce_mailbox, p_enabled };
 
 constexpr std::array<std::string_view, 3> secret_keys{"env", "file", "inline"};
-constexpr std::array<std::string_view, 3> auth_results_keys{"spf", "dkim", "dmarc"};
+constexpr std::array<std::string_view, 4> auth_results_keys{"spf", "dkim", "dmarc", "verdict"};
 
 // RFC 8601 section 2.7: the result values each method can report.
 constexpr std::array<std::string_view, 7> spf_results{"none", "neutral", "pass", "fail", "softfail", "temperror", "permerror"};
@@ -881,15 +881,22 @@ std::vector<std::string> reader::result_list(od::value& v, const std::array<std:
 auth_results_policy reader::read_auth_results(od::value& v)
 {
     auth_results_policy policy;
-    fields(v, auth_results_keys, 0, [&](int key, od::value& value) {
+    const char* at = where(v);
+    auto seen = fields(v, auth_results_keys, 0, [&](int key, od::value& value) {
         if (key == 0) {
             policy.spf = result_list(value, spf_results);
         } else if (key == 1) {
             policy.dkim = result_list(value, dkim_results);
-        } else {
+        } else if (key == 2) {
             policy.dmarc = result_list(value, dmarc_results);
+        } else if (auto x = choice(value, junk_names)) {
+            policy.verdict = static_cast<junk_policy>(*x);
         }
     });
+    // A verdict with nothing to judge is a typo or a forgotten method, not a policy.
+    if ((seen & bit(3)) && !(seen & (bit(0) | bit(1) | bit(2)))) {
+        error(at, last_key() + " sets a verdict but demands none of spf, dkim, dmarc");
+    }
     return policy;
 }
 

@@ -57,7 +57,8 @@ std::ostream& operator<<(std::ostream& out, const secret& s);
 enum class protocol_kind { smtp, imap, pop3 };
 enum class tls_mode { none, starttls, implicit };
 enum class network_zone { internal, external };
-/// What a probe reports when its message was found in a junk folder instead of the inbox.
+/// What a probe reports when its message was found in a junk folder instead of the inbox,
+/// or (auth_results_policy::verdict) when an Authentication-Results demand is not met.
 enum class junk_policy { down, warning };
 
 std::string_view to_string(protocol_kind p) noexcept;
@@ -129,11 +130,13 @@ struct tenant {
 };
 
 /// Authentication-Results a probe demands of its delivered message, per method. An empty list
-/// means "not checked"; otherwise the result must be one of the listed ("pass", ...).
+/// means "not checked"; otherwise the result must be one of the listed ("pass", ...). An unmet
+/// demand makes the probe a Warning, or with `verdict` down a Down at stage deliver.
 struct auth_results_policy {
     std::vector<std::string> spf;
     std::vector<std::string> dkim;
     std::vector<std::string> dmarc;
+    junk_policy verdict = junk_policy::warning;   // down / warning, as for the junk folder
 };
 
 struct probe {

@@ -210,6 +210,12 @@ const broken_case broken_cases[] = {
     {"bad auth result", R"("fetch": "int-probe")", R"("fetch": "int-probe", "require_auth_results": {"dkim": "softfail"})",
         "/probes/0/require_auth_results/dkim",
         "unknown dkim 'softfail'; use none, pass, fail, policy, neutral, temperror or permerror"},
+    {"bad auth verdict", R"("fetch": "int-probe")",
+        R"("fetch": "int-probe", "require_auth_results": {"dkim": "pass", "verdict": "fail"})",
+        "/probes/0/require_auth_results/verdict", "unknown verdict 'fail'; use down or warning"},
+    {"auth verdict alone", R"("fetch": "int-probe")",
+        R"("fetch": "int-probe", "require_auth_results": {"verdict": "down"})", "/probes/0/require_auth_results",
+        "require_auth_results sets a verdict but demands none of spf, dkim, dmarc"},
     {"wrong version", R"("internal_domains")", R"("version": 2, "internal_domains")", "/version",
         "version must be 1 (the only scenario format so far)"},
     {"not an object", R"({"name": "t"}, {"name": "u")", R"("t", {"name": "u")", "/tenants/0", "value must be an object"},
@@ -523,7 +529,19 @@ TEST(Loader, DefaultsApplyWhereverTheBlockIs)
     EXPECT_EQ(p.warn_cert_days, 7);
     EXPECT_EQ(p.require_auth_results.spf, std::vector<std::string>{"pass"});
     EXPECT_EQ(p.require_auth_results.dmarc, (std::vector<std::string>{"pass", "none"}));
+    EXPECT_EQ(p.require_auth_results.verdict, scenarios::junk_policy::warning) << "the default";
     EXPECT_EQ(r.value->servers[0].command_timeout, 1min);
+}
+
+TEST(Loader, AuthResultsVerdictDown)
+{
+    std::string text = edited(R"("fetch": "int-probe")",
+        R"("fetch": "int-probe", "require_auth_results": {"dkim": "pass", "verdict": "down"})");
+    auto r = load_string(text, "v.json", options());
+    ASSERT_TRUE(r.ok()) << all_errors(r);
+    const auto& p = r.value->probes[0];
+    EXPECT_EQ(p.require_auth_results.dkim, std::vector<std::string>{"pass"});
+    EXPECT_EQ(p.require_auth_results.verdict, scenarios::junk_policy::down);
 }
 
 TEST(Loader, LimitsAndDnsTtlComeFromTheDefaultsBlock)
