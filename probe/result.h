@@ -26,11 +26,14 @@ enum class status : std::uint8_t {
 
 std::string_view to_string(status s) noexcept;
 
-/// One Received: hop of the delivered message, oldest first.
+/// One Received: hop of the delivered message, oldest first; over IMAP a last one for the
+/// store, timed by the message's INTERNALDATE.
 struct hop {
-    std::string by;                       // the relay that wrote the field (printable)
+    std::string by;                       // the relay that wrote the field (printable); for
+                                          // the store hop the fetch server's scenario name
     std::optional<std::int64_t> delay_ms; // since the previous hop (first hop: since Date)
     bool skewed = false;                  // negative delay: this relay's clock is behind
+    bool store = false;                   // the store hop (INTERNALDATE), not a Received field
 };
 
 /// The TLS facts of one server the probe talked to.
@@ -73,7 +76,9 @@ struct result {
                                           // earlier run logged in, so it did not log in itself
     timings ms;
     std::vector<hop> hops;
-    std::int64_t max_clock_skew_ms = 0;   // the largest backwards step between hops
+    std::int64_t max_clock_skew_ms = 0;   // the largest clock disagreement the server times
+                                          // show: a backwards step between hops, or an
+                                          // INTERNALDATE outside the span our clock saw
     std::vector<tls_report> tls;          // send server first, then the fetch server
     std::optional<std::int64_t> cert_days_left;  // the soonest expiry among tls
     std::vector<std::string> warnings;    // why a result is a warning (also kept on down)

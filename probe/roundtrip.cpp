@@ -16,6 +16,7 @@
 #include "protocols/imap/junk_folder.h"
 #include "protocols/imap/session.h"
 #include "protocols/message/builder.h"
+#include "protocols/message/date_time.h"
 #include "protocols/message/dsn.h"
 #include "protocols/message/header_reader.h"
 #include "protocols/pop3/session.h"
@@ -265,8 +266,41 @@ struct poll_state {
     }
 };
 
-/// The evidence of the first copy found: hops, clock skew, Authentication-Results demands.
-void take_evidence(poll_state& st, const protocols::message::message_headers& h)
+/// The store hop: from the last Received (or the Date) to the INTERNALDATE the store gave
+/// the message. Its skew also shows against our own clock: the store cannot have stamped the
+/// message before the SMTP server accepted it, nor after we first saw it.
+void store_hop(result& r, const std::string& server, const protocols::message::message_headers& h, const sought& s,
+    std::string_view internal_date)
+{
+    auto stored = protocols::message::parse_internal_date(internal_date);
+    if (!stored) {
+        return;
+    }
+    std::optional<std::int64_t> before = h.hops.empty() ? h.date_unix_ms : h.hops.back().unix_ms;
+    hop store{server, std::nullopt, false, true};
+    if (before) {
+        store.delay_ms = *stored - *before;
+        store.skewed = *store.delay_ms < 0;
+        if (store.skewed) {
+            r.max_clock_skew_ms = std::max(r.max_clock_skew_ms, -*store.delay_ms);
+        }
+    }
+    r.hops.push_back(std::move(store));
+    // Only what lies beyond the slack counts: INTERNALDATE has whole seconds, a store may
+    // stamp the message just before its server's 250 reaches us, and we note the first sight
+    // only after the fetch.
+    constexpr std::int64_t slack_ms = 2000;
+    const auto accepted = static_cast<std::int64_t>(s.sent_unix_ms);
+    const auto seen = static_cast<std::int64_t>(s.first_seen_unix_ms);
+    const std::int64_t behind = accepted - *stored - slack_ms;
+    const std::int64_t ahead = *stored - seen - slack_ms;
+    r.max_clock_skew_ms = std::max({r.max_clock_skew_ms, behind, ahead});
+}
+
+/// The evidence of the first copy found: hops (the store's INTERNALDATE last, when the
+/// fetch gave one), clock skew, Authentication-Results demands.
+void take_evidence(poll_state& st, const protocols::message::message_headers& h, const sought& s,
+    std::string_view internal_date)
 {
     result& r = *st.out;
     for (const auto& hop : h.hops) {
@@ -274,6 +308,9 @@ void take_evidence(poll_state& st, const protocols::message::message_headers& h)
         if (hop.clock_skew && hop.delay_ms) {
             r.max_clock_skew_ms = std::max(r.max_clock_skew_ms, -*hop.delay_ms);
         }
+    }
+    if (!internal_date.empty()) {
+        store_hop(r, st.plan->fetch_server->name, h, s, internal_date);
     }
     const auto& demand = st.plan->spec->require_auth_results;
     auto check = [&](std::string_view method, const std::vector<std::string>& allowed) {
@@ -304,8 +341,9 @@ bool is_old_leftover(const poll_state& st, const protocols::message::probe_stamp
     return stamp.probe_name == spec.name && stamp.sent_unix_ms + deadline_ms < st.ctx->now_ms();
 }
 
-/// A message's header block: one we look for, a leftover old enough to delete, or anything else.
-verdict inspect(poll_state& st, std::string_view header, const std::string& folder)
+/// A message's header block: one we look for, a leftover old enough to delete, or anything
+/// else. `internal_date`: the IMAP INTERNALDATE; empty over POP3.
+verdict inspect(poll_state& st, std::string_view header, const std::string& folder, std::string_view internal_date = {})
 {
     if (!st.reader.read(header).complete()) {
         return verdict::other;
@@ -323,7 +361,7 @@ verdict inspect(poll_state& st, std::string_view header, const std::string& fold
             s->folder = folder;
             if (!st.evidence_taken) {
                 st.evidence_taken = true;
-                take_evidence(st, h);
+                take_evidence(st, h, *s, internal_date);
             }
         }
         return verdict::ours;
@@ -585,7 +623,7 @@ private:
         }
         std::vector<std::uint32_t> doomed;
         for (const auto& m : *fetched) {
-            verdict v = m_what == looking_for::probes ? inspect(*m_st, m.section, folder) : inspect_bounce(*m_st, m.section);
+            verdict v = m_what == looking_for::probes ? inspect(*m_st, m.section, folder, m.internal_date) : inspect_bounce(*m_st, m.section);
             if (v == verdict::other) {
                 memo.checked.insert(m.uid);
             } else {

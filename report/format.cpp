@@ -21,8 +21,9 @@ std::string to_json(const probe::result& r)
     out += "\"hops\":[";
     for (std::size_t i = 0; i < r.hops.size(); ++i) {
         const auto& h = r.hops[i];
-        out += fmt::format("{}{{\"by\":{},\"delay_ms\":{},\"skewed\":{}}}", i ? "," : "", json_quoted(h.by),
-            h.delay_ms ? std::to_string(*h.delay_ms) : std::string("null"), h.skewed ? "true" : "false");
+        out += fmt::format("{}{{\"by\":{},\"delay_ms\":{},\"skewed\":{},\"store\":{}}}", i ? "," : "",
+            json_quoted(h.by), h.delay_ms ? std::to_string(*h.delay_ms) : std::string("null"), h.skewed ? "true" : "false",
+            h.store ? "true" : "false");
     }
     out += fmt::format("],\"max_clock_skew_ms\":{},\"tls\":[", r.max_clock_skew_ms);
     for (std::size_t i = 0; i < r.tls.size(); ++i) {
@@ -71,9 +72,11 @@ std::string to_text(const probe::result& r)
         }
         return head;
     }
+    // Relays only: the store hop is not one more server the message passed.
+    const auto relays = std::count_if(r.hops.begin(), r.hops.end(), [](const probe::hop& h) { return !h.store; });
     head += fmt::format(": {} {} ms to {}, {} hop{}, round trip {} ms",
         r.next_poll ? "seen by the next run after" : "delivered in", r.ms.delivery,
-        r.folder.empty() ? std::string("?") : r.folder, r.hops.size(), r.hops.size() == 1 ? "" : "s", r.ms.total);
+        r.folder.empty() ? std::string("?") : r.folder, relays, relays == 1 ? "" : "s", r.ms.total);
     for (const auto& w : r.warnings) {
         head += "; " + w;
     }

@@ -174,13 +174,14 @@ std::vector<std::string> split_lines(const std::string& s)
     return out;
 }
 
-// Hops as text, one a line: "delay_ms<TAB>skewed<TAB>by", delay "-" when unknown. The relay
+// Hops as text, one a line: "delay_ms<TAB>flags<TAB>by", delay "-" when unknown, flags 1 for
+// skewed plus 2 for the store hop (rows written before the store hop hold 0 or 1). The relay
 // names went through printable(), so they hold no tab or newline.
 std::string hops_text(const std::vector<probe::hop>& hops)
 {
     std::vector<std::string> lines;
     for (const auto& h : hops) {
-        lines.push_back(fmt::format("{}\t{}\t{}", h.delay_ms ? std::to_string(*h.delay_ms) : "-", h.skewed ? 1 : 0, h.by));
+        lines.push_back(fmt::format("{}\t{}\t{}", h.delay_ms ? std::to_string(*h.delay_ms) : "-", (h.skewed ? 1 : 0) | (h.store ? 2 : 0), h.by));
     }
     return join_lines(lines);
 }
@@ -199,7 +200,9 @@ std::vector<probe::hop> hops_of(const std::string& text)
         if (delay != "-") {
             h.delay_ms = std::strtoll(delay.c_str(), nullptr, 10);
         }
-        h.skewed = line[a + 1] == '1';
+        const int flags = line[a + 1] - '0';
+        h.skewed = (flags & 1) != 0;
+        h.store = (flags & 2) != 0;
         h.by = line.substr(b + 1);
         out.push_back(std::move(h));
     }

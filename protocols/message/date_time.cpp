@@ -3,6 +3,7 @@
 
 #include "protocols/message/field_lexer.h"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 
@@ -172,6 +173,28 @@ std::optional<std::int64_t> parse_date_time(std::string_view text) noexcept
     auto local = sys_days(ymd) + hours(hour) + minutes(minute) + seconds(second);
     auto utc = local - minutes(*zone);
     return duration_cast<milliseconds>(utc.time_since_epoch()).count();
+}
+
+std::optional<std::int64_t> parse_internal_date(std::string_view text) noexcept
+{
+    // "dd-Mon-yyyy hh:mm:ss +zzzz" is 26 bytes; anything much longer is not one.
+    std::array<char, 32> buf{};
+    if (text.size() > buf.size()) {
+        return std::nullopt;
+    }
+    std::copy(text.begin(), text.end(), buf.begin());
+    std::string_view date(buf.data(), text.size());
+    // The two dashes of the date part become the spaces of RFC 5322's date; the time's
+    // zone may hold a third dash, which stays.
+    auto first = date.find('-');
+    auto second = first == std::string_view::npos ? first : date.find('-', first + 1);
+    auto space = date.find(' ', first == std::string_view::npos ? 0 : first);
+    if (second == std::string_view::npos || space < second) {
+        return std::nullopt;
+    }
+    buf[first] = ' ';
+    buf[second] = ' ';
+    return parse_date_time(date);
 }
 
 std::string format_date_time(std::int64_t unix_ms, int utc_offset_minutes)

@@ -29,6 +29,10 @@ namespace protocols::message {
 /// not one. Comments and folding anywhere between tokens are allowed.
 std::optional<std::int64_t> parse_date_time(std::string_view text) noexcept;
 
+/// The same for an IMAP INTERNALDATE as servers write it, without the quotes:
+/// "17-Jul-1996 02:44:25 -0700" (RFC 9051 date-time; the day may be " 7").
+std::optional<std::int64_t> parse_internal_date(std::string_view text) noexcept;
+
 /// Largest UTC offset format_date_time accepts, in minutes (real zones stay within +-14 h).
 inline constexpr int max_utc_offset_minutes = 18 * 60;
 

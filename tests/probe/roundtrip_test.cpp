@@ -13,6 +13,7 @@
 #include "tools/server/server.h"
 #include "tests/support/fixtures.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <array>
@@ -46,6 +47,7 @@ builtin::config world_config()
     org1.mailboxes.push_back({"void@org1.test", "void", "void-pw", false});
     org1.mailboxes.push_back({"twice@org1.test", "twice", "twice-pw", false, 2});
     org1.mailboxes.push_back({"full@org1.test", "full", "full-pw", false, 1, true});
+    org1.mailboxes.push_back({"filer@org1.test", "filer", "filer-pw", false, 1, false, "Archive"});
     org1.aliases.push_back({"hole@org1.test", "void@org1.test"});
     builtin::domain_config org2{"org2.test", {}, {}};
     org2.mailboxes.push_back({"bob@org2.test", "bob", "bob-pw", false});
@@ -267,8 +269,16 @@ TEST_F(Roundtrip, UpOverImapDeletesItsMessage)
     ASSERT_TRUE(r.cert_days_left);
     EXPECT_GT(*r.cert_days_left, 14);
     EXPECT_NE(r.server_reply.find("250"), std::string::npos) << r.server_reply;
-    ASSERT_EQ(r.hops.size(), 1u);
+    ASSERT_EQ(r.hops.size(), 2u);
     EXPECT_EQ(r.hops[0].by, "mx.builtin.test");
+    EXPECT_FALSE(r.hops[0].store);
+    // The store hop, timed by INTERNALDATE; the server's clocks agree with ours.
+    EXPECT_EQ(r.hops[1].by, "imaps");
+    EXPECT_TRUE(r.hops[1].store);
+    ASSERT_TRUE(r.hops[1].delay_ms);
+    EXPECT_GE(*r.hops[1].delay_ms, 0);
+    EXPECT_FALSE(r.hops[1].skewed);
+    EXPECT_EQ(r.max_clock_skew_ms, 0);
     EXPECT_GE(r.ms.total, r.ms.delivery);
     EXPECT_NE(r.transcript.find("UID SEARCH"), std::string::npos);
     EXPECT_EQ(r.transcript.find("alice-pw"), std::string::npos);
@@ -356,7 +366,7 @@ TEST_F(Roundtrip, ForwardedThroughTheOtherDomainIsUp)
     auto r = run(p, ctx);
     EXPECT_EQ(r.outcome, status::up) << r.reason;
     EXPECT_EQ(r.topology, 3);
-    EXPECT_EQ(r.hops.size(), 2u);
+    EXPECT_EQ(r.hops.size(), 3u);   // two Received, then the store
 }
 
 TEST_F(Roundtrip, WarningRulesTurnUpIntoWarning)
@@ -381,9 +391,89 @@ TEST_F(Roundtrip, WarningRulesTurnUpIntoWarning)
         all += w + "\n";
     }
     EXPECT_NE(all.find("authentication result spf=none is not one of the required pass"), std::string::npos) << all;
+    EXPECT_TRUE(r.reason.empty()) << r.reason;
     EXPECT_NE(all.find("TLS certificate verification is off for imaps"), std::string::npos) << all;
     EXPECT_NE(all.find("the certificate of submission expires in"), std::string::npos) << all;
     EXPECT_EQ(count("alice@org1.test", builtin::folder_id::inbox), 0u);
+}
+
+TEST_F(Roundtrip, UnmetAuthResultsAreDownWhenTheVerdictSaysSo)
+{
+    probe::context ctx(test_key());
+    auto p = plan("alice@org1.test", "alice", "alice-pw");
+    auto spec = std::const_pointer_cast<scenarios::probe>(p.spec);
+    // The built-in server writes no Authentication-Results: every method reads as none.
+    spec->require_auth_results.dkim = {"pass"};
+    spec->require_auth_results.dmarc = {"pass", "bestguesspass"};
+    spec->require_auth_results.verdict = scenarios::junk_policy::down;
+    auto r = run(p, ctx);
+    EXPECT_EQ(r.outcome, status::down);
+    EXPECT_EQ(r.stage, stage::deliver);
+    EXPECT_EQ(r.reason, "authentication result dkim=none is not one of the required pass");
+    EXPECT_EQ(r.folder, "INBOX");
+    // The second unmet demand is kept as a warning; the message is still deleted.
+    ASSERT_EQ(r.warnings.size(), 1u);
+    EXPECT_EQ(r.warnings[0], "authentication result dmarc=none is not one of the required pass, bestguesspass");
+    EXPECT_EQ(count("alice@org1.test", builtin::folder_id::inbox), 0u);
+}
+
+TEST_F(Roundtrip, MetAuthResultsStayUpUnderTheDownVerdict)
+{
+    probe::context ctx(test_key());
+    auto p = plan("alice@org1.test", "alice", "alice-pw");
+    auto spec = std::const_pointer_cast<scenarios::probe>(p.spec);
+    spec->require_auth_results.spf = {"pass", "none"};
+    spec->require_auth_results.verdict = scenarios::junk_policy::down;
+    auto r = run(p, ctx);
+    EXPECT_EQ(r.outcome, status::up) << r.reason;
+    EXPECT_TRUE(r.warnings.empty());
+}
+
+TEST_F(Roundtrip, JunkOutranksAnUnmetAuthResultsDown)
+{
+    probe::context ctx(test_key());
+    auto p = plan("spam@org1.test", "spam", "spam-pw");
+    auto spec = std::const_pointer_cast<scenarios::probe>(p.spec);
+    spec->require_auth_results.dkim = {"pass"};
+    spec->require_auth_results.verdict = scenarios::junk_policy::down;
+    auto r = run(p, ctx);
+    EXPECT_EQ(r.outcome, status::down);
+    EXPECT_EQ(r.stage, stage::deliver);
+    EXPECT_EQ(r.reason, "filed as spam in Junk");
+    ASSERT_EQ(r.warnings.size(), 1u);
+    EXPECT_EQ(r.warnings[0], "authentication result dkim=none is not one of the required pass");
+}
+
+TEST_F(Roundtrip, SlowerThanWarnLatencyIsAWarning)
+{
+    probe::context ctx(test_key());
+    auto p = plan("alice@org1.test", "alice", "alice-pw");
+    // A fetch session alone (TCP, TLS, login) takes well over a millisecond.
+    std::const_pointer_cast<scenarios::probe>(p.spec)->warn_latency = 1ms;
+    auto r = run(p, ctx);
+    EXPECT_EQ(r.outcome, status::warning) << r.reason;
+    EXPECT_EQ(r.stage, stage::none);
+    EXPECT_GT(r.ms.delivery, 1);
+    ASSERT_EQ(r.warnings.size(), 1u);
+    EXPECT_EQ(r.warnings[0], fmt::format("delivery took {} ms, above the 1 ms warning level", r.ms.delivery));
+}
+
+TEST_F(Roundtrip, AnExtraFolderIsSearchedAndIsUpThere)
+{
+    probe::context ctx(test_key());
+    // filer@ has a rule that files every delivery into Archive, a folder with no special use.
+    auto p = plan("filer@org1.test", "filer", "filer-pw");
+    std::const_pointer_cast<scenarios::mailbox>(p.fetch)->extra_folders = {"Archive"};
+    auto r = run(p, ctx);
+    EXPECT_EQ(r.outcome, status::up) << r.reason;
+    EXPECT_EQ(r.stage, stage::none);
+    EXPECT_EQ(r.folder, "Archive");
+    EXPECT_TRUE(r.warnings.empty());
+    auto* box = m_server->mailbox("filer@org1.test");
+    EXPECT_EQ(box->at(builtin::folder_id::inbox).size(), 0u);
+    ASSERT_EQ(box->folders().size(), builtin::folder_count + 1);
+    EXPECT_EQ(box->folders().back().name(), "Archive");
+    EXPECT_EQ(box->folders().back().size(), 0u) << "the probe message is deleted from Archive";
 }
 
 TEST_F(Roundtrip, JunkIsDownAtDeliverWithTheFolder)
@@ -637,7 +727,8 @@ TEST_F(Roundtrip, NextPollFindsWhatTheRunBeforeSent)
         EXPECT_EQ(between, 1u);
         EXPECT_EQ(second.outcome, status::up) << second.reason;
         EXPECT_EQ(second.folder, "INBOX");
-        EXPECT_EQ(second.hops.size(), 1u);
+        // POP3 has no INTERNALDATE: no store hop.
+        EXPECT_EQ(second.hops.size(), proto == scenarios::protocol_kind::imap ? 2u : 1u);
         EXPECT_NE(second.probe_id, first.probe_id);
         // The first message is gone, the second waits for a third run.
         EXPECT_EQ(after, 1u);
@@ -711,6 +802,35 @@ TEST_F(Roundtrip, NextPollSendsEvenWhenTheFetchFails)
     EXPECT_EQ(r.stage, stage::auth);
     EXPECT_EQ(state.size(), 1u);
     EXPECT_EQ(count("alice@org1.test", builtin::folder_id::inbox), 1u);
+}
+
+TEST_F(Roundtrip, TheStoreClockIsAHopAndItsSkewIsReportedNotMixedIntoDelivery)
+{
+    // The store stamps INTERNALDATE ten minutes behind, then ten minutes ahead of the SMTP
+    // host that writes Received (and of our own clock).
+    for (std::chrono::seconds offset : {-600s, 600s}) {
+        SCOPED_TRACE(offset.count());
+        auto cfg = world_config();
+        cfg.store_clock_offset = offset;
+        m_server = std::make_unique<builtin::server>(cfg);
+        ASSERT_TRUE(m_server->start());
+        ASSERT_TRUE(m_server->write_ca_pem(m_ca));
+        probe::context ctx(test_key());
+        auto r = run(plan("alice@org1.test", "alice", "alice-pw"), ctx);
+        EXPECT_EQ(r.outcome, status::up) << r.reason;
+        ASSERT_EQ(r.hops.size(), 2u);
+        EXPECT_FALSE(r.hops[0].skewed);
+        ASSERT_TRUE(r.hops[1].store);
+        ASSERT_TRUE(r.hops[1].delay_ms);
+        // Whole seconds on both sides, and the delivery itself takes a moment.
+        EXPECT_NEAR(static_cast<double>(*r.hops[1].delay_ms), static_cast<double>(offset.count() * 1000), 3000.0);
+        EXPECT_EQ(r.hops[1].skewed, offset < 0s);
+        EXPECT_GE(r.max_clock_skew_ms, 590'000);
+        EXPECT_LE(r.max_clock_skew_ms, 601'000);
+        // Latency stays on our clock.
+        EXPECT_LT(r.ms.delivery, 3000);
+        EXPECT_TRUE(r.warnings.empty());
+    }
 }
 
 } // namespace

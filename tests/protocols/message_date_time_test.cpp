@@ -116,3 +116,17 @@ TEST(DateTime, FormattedDatesParseBackToTheSecond)
         }
     }
 }
+
+TEST(DateTime, ReadsImapInternalDates)
+{
+    using protocols::message::parse_internal_date;
+    constexpr std::int64_t t0 = 1'700'000'000'000;   // Tue, 14 Nov 2023 22:13:20 +0000
+    EXPECT_EQ(parse_internal_date("14-Nov-2023 22:13:20 +0000"), t0);
+    EXPECT_EQ(parse_internal_date("14-Nov-2023 15:13:20 -0700"), t0);
+    EXPECT_EQ(parse_internal_date(" 1-Jan-1970 00:00:00 +0000"), 0);
+    EXPECT_FALSE(parse_internal_date(""));
+    EXPECT_FALSE(parse_internal_date("14 Nov 2023 22:13:20 +0000"));           // RFC 5322, not IMAP
+    EXPECT_FALSE(parse_internal_date("14-Nov 2023-22:13:20 +0000"));
+    EXPECT_FALSE(parse_internal_date("31-Apr-2023 22:13:20 +0000"));
+    EXPECT_FALSE(parse_internal_date("14-Nov-2023 22:13:20 +0000 and a very long tail"));
+}

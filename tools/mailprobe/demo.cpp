@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -229,8 +230,10 @@ int run_demo(const std::vector<std::string>& args)
         const auto& c = cases[i];
         const auto& r = results[i];
         std::string state = r.outcome == probe::status::up ? "UP" : r.outcome == probe::status::warning ? "WARNING" : "DOWN";
+        // Relays only: the store hop (IMAP INTERNALDATE) is no server the message passed.
+        const auto relays = std::count_if(r.hops.begin(), r.hops.end(), [](const probe::hop& h) { return !h.store; });
         std::string detail = r.outcome == probe::status::down ? report::to_text_reason(r)
-            : fmt::format("found in {} after {} hop{}", r.folder, r.hops.size(), r.hops.size() == 1 ? "" : "s");
+            : fmt::format("found in {} after {} hop{}", r.folder, relays, relays == 1 ? "" : "s");
         if (r.outcome == probe::status::warning) {
             detail += fmt::format("; {}", fmt::join(r.warnings, "; "));
         } else if (!r.server_reply.empty() && r.reason.rfind("bounced", 0) == 0) {

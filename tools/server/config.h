@@ -22,6 +22,8 @@ struct mailbox_config {
     bool always_junk = false;   // every delivery lands in Junk (a "spam-happy" provider)
     int copies = 1;             // deliveries per message: 2 plays a relay that duplicates
     bool bounces = false;       // accepts mail, then returns an RFC 3464 bounce to the sender
+    std::string file_into{};    // set: a user's rule (a Sieve fileinto) files every delivery not
+                                // meant for Junk into this folder, made next to the five
 };
 
 /// Mail to `address` is delivered like a re-send to `target` (a mailbox or another alias
@@ -65,6 +67,9 @@ struct config {
     std::chrono::seconds cert_lifetime{0};         // 0: 30 days; a few seconds: a certificate
                                                    // that expires while the server runs (tests)
     server_limits limits;
+    /// Added to the INTERNALDATE the store gives each delivery: plays a store host whose clock
+    /// disagrees with the SMTP host's, which writes the Received time (tests).
+    std::chrono::seconds store_clock_offset{0};
     /// Set: logins take only SASL XOAUTH2 or OAUTHBEARER with a token this accepts (e.g. a
     /// token_endpoint's accepts()) and the mailbox address as user, like Microsoft 365 and
     /// Gmail; passwords are refused. Empty: passwords only.

@@ -108,6 +108,15 @@ mailbox::mailbox(const mailbox_config& c, std::uint32_t base)
           folder("Sent", "\\Sent", base + 2), folder("Trash", "\\Trash", base + 3),
           folder("Drafts", "\\Drafts", base + 4)}
 {
+    if (c.file_into.empty()) {
+        return;
+    }
+    if (folder* known = find_folder(c.file_into)) {
+        m_delivery_folder = static_cast<std::size_t>(known - m_folders.data());
+    } else {
+        m_folders.emplace_back(c.file_into, "", base + static_cast<std::uint32_t>(folder_count));
+        m_delivery_folder = folder_count;
+    }
 }
 
 bool mailbox::password_matches(std::string_view password) const noexcept
@@ -152,6 +161,7 @@ engine::result<store> store::make(const config& c, std::string hostname)
 {
     store s;
     s.m_hostname = std::move(hostname);
+    s.m_store_clock_offset = c.store_clock_offset.count();
     auto fail = [](std::string what) { return engine::make_error(engine::stage::scenario, engine::errc::invalid_argument, std::move(what)); };
     // Distinct UIDVALIDITY per folder and per server start, as real servers do after a rebuild.
     auto base = static_cast<std::uint32_t>(std::time(nullptr) & 0x3fffffff);
@@ -162,7 +172,7 @@ engine::result<store> store::make(const config& c, std::string hostname)
                 return fail("mailbox " + m.address + " is not in domain " + d.name);
             }
             auto& box = s.m_mailboxes.emplace_back(m, base);
-            base += static_cast<std::uint32_t>(folder_count);
+            base += static_cast<std::uint32_t>(box.folders().size());
             if (!s.m_by_address.emplace(box.address(), &box).second) {
                 return fail("duplicate mailbox " + m.address);
             }
@@ -252,11 +262,12 @@ bool store::deliver(std::string_view recipient, const envelope_info& env, std::s
             bool junk = box->always_junk()
                 || (header_value(std::string_view(text).substr(0, header_size(text)), "X-Spam-Flag", spam)
                     && iequals(spam, "YES"));
-            folder& into = box->at(junk ? folder_id::junk : folder_id::inbox);
+            folder& into = junk ? box->at(folder_id::junk) : box->delivery_folder();
+            const std::int64_t stored = now + m_store_clock_offset;
             for (int copy = 1; copy < box->copies(); ++copy) {
-                into.append(text, now, 0);
+                into.append(text, stored, 0);
             }
-            into.append(std::move(text), now, 0);
+            into.append(std::move(text), stored, 0);
             box->notify();
             return true;
         }

@@ -90,10 +90,13 @@ public:
     bool always_junk() const noexcept { return m_always_junk; }
     int copies() const noexcept { return m_copies; }
     bool bounces() const noexcept { return m_bounces; }
+    /// Where a delivery not meant for Junk goes: INBOX, or the file_into rule's folder.
+    folder& delivery_folder() noexcept { return m_folders[m_delivery_folder]; }
 
     folder& at(folder_id f) noexcept { return m_folders[static_cast<std::size_t>(f)]; }
     const folder& at(folder_id f) const noexcept { return m_folders[static_cast<std::size_t>(f)]; }
     std::span<folder> folders() noexcept { return m_folders; }
+    std::span<const folder> folders() const noexcept { return m_folders; }
     /// The folder called `name` (INBOX in any case), or null.
     folder* find_folder(std::string_view name) noexcept;
 
@@ -110,7 +113,8 @@ private:
     bool m_always_junk;
     int m_copies;
     bool m_bounces;
-    std::array<folder, folder_count> m_folders;
+    std::size_t m_delivery_folder = 0;
+    std::vector<folder> m_folders;      // the five of folder_id, then file_into's; never resized
     std::vector<engine::scope*> m_idlers;
 };
 
@@ -153,7 +157,7 @@ public:
 
     /// Delivers `message` to `recipient` (checked local): prepends a Received header, follows
     /// aliases (each hop one more Received), files into Junk when the message says
-    /// "X-Spam-Flag: YES" or the mailbox is always_junk, stores `copies` copies or bounces
+    /// "X-Spam-Flag: YES" or the mailbox is always_junk (else into its file_into folder), stores `copies` copies or bounces
     /// for a bouncing mailbox, and wakes IDLE sessions. Returns false for an alias loop.
     bool deliver(std::string_view recipient, const envelope_info& env, std::string_view message);
 
@@ -170,6 +174,7 @@ private:
     std::map<std::string, mailbox*, iless> m_by_login;
     std::map<std::string, std::string, iless> m_aliases;
     std::vector<std::string> m_domains;
+    std::int64_t m_store_clock_offset = 0;   // seconds, config::store_clock_offset
 };
 
 /// The header block's length in `message`, its empty line included (the whole message
