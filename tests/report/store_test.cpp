@@ -189,7 +189,8 @@ TEST(report_store, results_come_back_as_written_in_tenant_probe_time_order)
     junk.r.ms = probe::timings{1, 2, 3, 4, 5, 6, 7};
     junk.r.next_poll = true;
     junk.r.topology = 4;
-    junk.r.hops = {probe::hop{"mx.example.org", 1200, false}, probe::hop{"relay", std::nullopt, true}};
+    junk.r.hops = {probe::hop{"mx.example.org", 1200, false}, probe::hop{"relay", std::nullopt, true},
+        probe::hop{"imaps", -2000, true, true}};
     ASSERT_TRUE(db->insert(all).has_value());
     auto back = read_all(*db);
     ASSERT_EQ(back.size(), all.size());
@@ -206,12 +207,18 @@ TEST(report_store, results_come_back_as_written_in_tenant_probe_time_order)
     EXPECT_TRUE(j.next_poll);
     EXPECT_EQ(j.ms.smtp_connect, 1);
     EXPECT_EQ(j.ms.total, 7);
-    ASSERT_EQ(j.hops.size(), 2u);
+    ASSERT_EQ(j.hops.size(), 3u);
     EXPECT_EQ(j.hops[0].by, "mx.example.org");
     EXPECT_EQ(j.hops[0].delay_ms, 1200);
     EXPECT_FALSE(j.hops[0].skewed);
     EXPECT_FALSE(j.hops[1].delay_ms);
     EXPECT_TRUE(j.hops[1].skewed);
+    EXPECT_FALSE(j.hops[1].store);
+    // The store hop keeps its kind and its skew through the history.
+    EXPECT_EQ(j.hops[2].by, "imaps");
+    EXPECT_EQ(j.hops[2].delay_ms, -2000);
+    EXPECT_TRUE(j.hops[2].skewed);
+    EXPECT_TRUE(j.hops[2].store);
     EXPECT_TRUE(back[0].r.hops.empty());
     EXPECT_EQ(back[21].r.cert_days_left, 10);
     EXPECT_FALSE(back[0].r.cert_days_left);
