@@ -6,7 +6,18 @@
 
 namespace protocols {
 
-transcript::transcript(std::size_t max_bytes) : m_start(std::chrono::steady_clock::now()), m_max(max_bytes) {}
+transcript::transcript(std::size_t max_bytes)
+    : m_start(std::chrono::steady_clock::now()), m_max(max_bytes > trailer_room ? max_bytes - trailer_room : 0)
+{
+}
+
+std::string transcript::text() const
+{
+    if (m_dropped == 0) {
+        return m_text;
+    }
+    return m_text + fmt::format("... {} line{} dropped (the transcript is capped)\n", m_dropped, m_dropped == 1 ? "" : "s");
+}
 
 void transcript::add(char direction, std::string_view line)
 {

@@ -2,7 +2,7 @@
 // server answered, with milliseconds since the session began. Server text goes through
 // printable(); anything we mark secret (passwords, tokens, SASL responses) is recorded only
 // as its length. Past the cap, lines are counted, not stored, so a hostile server cannot
-// grow it.
+// grow it; the text then ends with a line saying how many were dropped, within the cap.
 #pragma once
 
 #include <chrono>
@@ -24,10 +24,14 @@ public:
     /// Our own remark ("TLS established: TLSv1.3 ...").
     void note(std::string_view text);
 
-    const std::string& text() const noexcept { return m_text; }
+    /// The lines kept, then "... N lines dropped" when the cap was reached; at most max_bytes.
+    std::string text() const;
     std::size_t dropped_lines() const noexcept { return m_dropped; }
 
 private:
+    // Kept free for the dropped-lines line, so the text with it stays within the cap.
+    static constexpr std::size_t trailer_room = 96;
+
     void add(char direction, std::string_view line);
 
     std::chrono::steady_clock::time_point m_start;
