@@ -12,6 +12,7 @@ packages=(
   libetpan-dev                       # bench only: the peer IMAP parser we measure against
   python3                            # .ci/run counts the JUnit log
   python3-yaml                       # tests read deploy/'s Kubernetes and Prometheus files
+  python3-jsonschema                 # tests validate scenarios/examples against the JSON Schema
   libsqlite3-dev                     # the history store (mailprobe run --store, report)
   chromium zlib1g-dev                # report tests: the HTML in headless Chromium, its PNG read
 )
