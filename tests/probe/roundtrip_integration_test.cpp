@@ -46,6 +46,22 @@ namespace {
 
 using test_support::mail_org;
 
+/// Whether a message in the INBOX of the Dovecot maildir `maildir` contains `text`.
+bool maildir_holds(const std::string& maildir, const std::string& text)
+{
+    for (const char* sub : {"new", "cur"}) {
+        std::error_code ec;
+        for (const auto& f : std::filesystem::directory_iterator(maildir + "/" + sub, ec)) {
+            std::ifstream in_file(f.path());
+            std::string whole((std::istreambuf_iterator<char>(in_file)), std::istreambuf_iterator<char>());
+            if (whole.find(text) != std::string::npos) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 class RoundtripIntegration : public ::testing::Test {
 protected:
     void SetUp() override
@@ -145,6 +161,7 @@ TEST_F(RoundtripIntegration, SixTopologiesUpOverImapAndPop3)
     const auto& in = m_facts.org("internal");
     const auto& ex = m_facts.org("external");
     std::vector<scenarios::probe_plan> plans;
+    std::map<std::string, std::string> maildir_of;   // probe name -> the fetched mailbox on disk
     for (auto proto : {scenarios::protocol_kind::imap, scenarios::protocol_kind::pop3}) {
         std::string suffix = proto == scenarios::protocol_kind::imap ? "-imap" : "-pop3";
         plans.push_back(plan("it-topo1" + suffix, 1, in, in.users.at("probe").address, in, "probe", proto));
@@ -153,11 +170,20 @@ TEST_F(RoundtripIntegration, SixTopologiesUpOverImapAndPop3)
         plans.push_back(plan("it-topo4" + suffix, 4, ex, ex.users.at("probe").address, ex, "probe", proto));
         plans.push_back(plan("it-topo5" + suffix, 5, ex, in.users.at("probe").address, in, "probe", proto));
         plans.push_back(plan("it-topo6" + suffix, 6, ex, in.forward, ex, "probe-out", proto));
+        const std::array<const mail_org*, 6> fetch_org{&in, &ex, &in, &ex, &in, &ex};   // as the plans above
+        for (std::size_t i = 0; i < fetch_org.size(); ++i) {
+            const auto& p = plans[plans.size() - fetch_org.size() + i];
+            maildir_of[p.spec->name] = fetch_org[i]->users.at(p.fetch->name).maildir;
+        }
     }
     auto results = run_all(std::move(plans));
     for (const auto& r : results) {
         SCOPED_TRACE(r.probe);
         EXPECT_EQ(r.outcome, status::up) << r.reason << " / " << r.server_reply;
+        // Deleted on the server (IMAP: UID EXPUNGE; POP3: DELE and QUIT), not only marked.
+        ASSERT_EQ(r.probe_id.size(), 36u);
+        EXPECT_FALSE(maildir_holds(maildir_of.at(r.probe), r.probe_id)) << "the probe message is still in "
+                                                                         << maildir_of.at(r.probe);
         EXPECT_EQ(r.folder, "INBOX");
         EXPECT_EQ(r.tls.size(), 2u);
         EXPECT_TRUE(r.cert_days_left && *r.cert_days_left > 14);
@@ -337,19 +363,7 @@ TEST_F(RoundtripIntegration, OtherMessagesInTheMailboxAreLeftAlone)
         co_return static_cast<bool>(r);
     }(&in, box.address, token, m_facts.ca_file));
     ASSERT_TRUE(sent);
-    auto holds_token = [&] {
-        for (const char* sub : {"new", "cur"}) {
-            std::error_code ec;
-            for (const auto& f : std::filesystem::directory_iterator(box.maildir + "/" + sub, ec)) {
-                std::ifstream in_file(f.path());
-                std::string text((std::istreambuf_iterator<char>(in_file)), std::istreambuf_iterator<char>());
-                if (text.find(token) != std::string::npos) {
-                    return true;
-                }
-            }
-        }
-        return false;
-    };
+    auto holds_token = [&] { return maildir_holds(box.maildir, token); };
     for (int i = 0; i < 50 && !holds_token(); ++i) {
         std::this_thread::sleep_for(100ms);
     }
@@ -360,6 +374,8 @@ TEST_F(RoundtripIntegration, OtherMessagesInTheMailboxAreLeftAlone)
     auto r = run_all(std::move(plans));
     for (const auto& x : r) {
         EXPECT_EQ(x.outcome, status::up) << x.probe << ": " << x.reason;
+        ASSERT_EQ(x.probe_id.size(), 36u);
+        EXPECT_FALSE(maildir_holds(box.maildir, x.probe_id)) << x.probe << " left its message behind";
     }
     EXPECT_TRUE(holds_token()) << "a probe deleted someone else's message";
 }
