@@ -6,7 +6,9 @@
 # its junk_verdict "warning", a Down at deliver (exit 2) for its strict twin; the OAuth2
 # example's probes are each a Down at auth saying why. Then `mailprobe
 # check` (the Nagios plugin) from flags: OK, CRITICAL for Junk and for a wrong password,
-# UNKNOWN for bad usage. Last, the next-poll mode (`--once --state FILE`) of both: pending
+# UNKNOWN for bad usage, WARNING (exit 1) for Junk under --junk-warning, and its performance
+# data never shows a warning level above the critical one. The jsonl line of a real run has
+# exactly the keys and types docs/RESULTS.md documents. Last, the next-poll mode (`--once --state FILE`) of both: pending
 # (UNKNOWN for the plugin) on the first call, Up on the next, a private state file, and a
 # broken state file refused with its path and left as it was; and two --shard instances.
 # Usage: run_examples.sh MAILPROBE EXAMPLES_DIR. Exit 77 (skipped) without the servers.
@@ -44,6 +46,34 @@ check "$examples/oauth2.json" 2 '"status":"down","stage":"auth","reason":"auth: 
   --probe oauth2-token-command
 check "$examples/oauth2.json" 2 '"status":"down","stage":"auth","reason":"auth: refused: token endpoint 127.0.0.1:9: ' \
   --probe oauth2-refresh-token
+# The documented jsonl contract (docs/RESULTS.md) on a real run, with --trace for transcript.
+out=$("$mailprobe" run "$examples/topology-1.json" --once --format jsonl --trace 2>/dev/null)
+if verdict=$(python3 - "$out" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1].splitlines()[0])
+want = {"tenant": str, "probe": str, "topology": int, "status": str, "stage": type(None), "reason": str,
+        "server_reply": str, "probe_id": str, "mode": str, "folder": str, "fetch_session_kept": bool, "ms": dict, "hops": list,
+        "max_clock_skew_ms": int, "tls": list, "cert_days_left": int, "warnings": list, "transcript": str}
+assert set(r) == set(want), f"keys {sorted(set(r) ^ set(want))} differ"
+for k, t in want.items():
+    assert isinstance(r[k], t) and not (t is int and isinstance(r[k], bool)), f"{k} is {type(r[k]).__name__}"
+assert set(r["ms"]) == {"smtp_connect", "smtp_tls", "smtp_auth", "smtp_transaction", "delivery", "fetch", "total"}
+assert all(isinstance(v, int) for v in r["ms"].values())
+assert r["hops"] and all(set(h) == {"by", "delay_ms", "skewed", "store"} for h in r["hops"]), r["hops"]
+assert r["hops"][-1]["store"] and not r["hops"][0]["store"], "an IMAP fetch ends with the store hop"
+assert r["tls"] and all(set(t) == {"server", "version", "cipher", "cert_not_after", "verified", "insecure"}
+                        for t in r["tls"]), r["tls"]
+assert r["status"] == "up" and r["mode"] == "poll" and r["folder"] == "INBOX"
+print(f"{len(r)} keys, {len(r['hops'])} hops")
+PY
+); then
+  echo "ok: jsonl keys and types: $verdict"
+else
+  echo "FAIL: the jsonl line breaks the documented contract: $verdict"
+  echo "$out"
+  failed=1
+fi
+
 plugin() {   # plugin EXPECTED_EXIT PATTERN CHECK-ARGS...
   local out rc
   out=$("$mailprobe" check "${@:3}" 2>&1)
@@ -60,12 +90,17 @@ plugin() {   # plugin EXPECTED_EXIT PATTERN CHECK-ARGS...
 in=(--smtp 127.0.0.10:587 --smtp-user sender@internal.test --smtp-password-env INTERNAL_SENDER_PASSWORD
     --ca-file "$MAILSERVERS_CA_FILE" --verify-name mail.internal.test --from sender@internal.test
     --deadline 10s --poll 200ms)
-plugin 0 '^MAILPROBE OK - delivered in .* ms to INBOX | delivery=' "${in[@]}" --to probe@internal.test \
-  --fetch imaps://127.0.0.10:993 --fetch-password-env INTERNAL_PROBE_PASSWORD
+# The default warn-latency (30 s) is above this deadline (10 s): no warning level in the perfdata.
+plugin 0 '^MAILPROBE OK - delivered in .* ms to INBOX | delivery=[0-9.]*;;10.000;0 ' "${in[@]}" \
+  --to probe@internal.test --fetch imaps://127.0.0.10:993 --fetch-password-env INTERNAL_PROBE_PASSWORD
+plugin 0 '^MAILPROBE OK - .* | delivery=[0-9.]*;5.000;10.000;0 ' "${in[@]}" --warn-latency 5s \
+  --to probe@internal.test --fetch imaps://127.0.0.10:993 --fetch-password-env INTERNAL_PROBE_PASSWORD
 plugin 0 '^MAILPROBE OK' "${in[@]}" --to probe@internal.test \
   --fetch pop3://127.0.0.10:110 --fetch-password-env INTERNAL_PROBE_PASSWORD
 plugin 2 '^MAILPROBE CRITICAL - deliver: filed as spam in Junk' "${in[@]}" --to junk@internal.test \
   --fetch imaps://127.0.0.10:993 --fetch-password-env INTERNAL_JUNK_PASSWORD
+plugin 1 '^MAILPROBE WARNING - delivered in .* ms to Junk; filed as spam in Junk | ' "${in[@]}" --junk-warning \
+  --to junk@internal.test --fetch imaps://127.0.0.10:993 --fetch-password-env INTERNAL_JUNK_PASSWORD
 export WRONG_PASSWORD=not-the-password
 plugin 2 '^MAILPROBE CRITICAL - auth: auth_failed' "${in[@]}" \
   --to blackhole@internal.test --fetch imaps://127.0.0.10:993 --fetch-user probe@internal.test \

@@ -381,10 +381,13 @@ int run_check(const std::vector<std::string>& args)
             text += "; " + w;
         }
     }
-    // Nagios perfdata: 'label'=value[UOM];warn;crit;min;max
-    std::string perf = fmt::format("delivery={};{:.3f};{:.3f};0 smtp_connect={} smtp_tls={} smtp_auth={} "
+    // Nagios perfdata: 'label'=value[UOM];warn;crit;min;max. A warning level at or above the
+    // deadline can never fire (the probe is CRITICAL first), so it is left empty rather than
+    // drawn above the critical line.
+    std::string warn = *wl < *dl ? fmt::format("{:.3f}", static_cast<double>(wl->count()) / 1000.0) : std::string();
+    std::string perf = fmt::format("delivery={};{};{:.3f};0 smtp_connect={} smtp_tls={} smtp_auth={} "
                                    "smtp_transaction={} fetch={} total={}",
-        seconds(r.ms.delivery), static_cast<double>(wl->count()) / 1000.0, static_cast<double>(dl->count()) / 1000.0,
+        seconds(r.ms.delivery), warn, static_cast<double>(dl->count()) / 1000.0,
         seconds(r.ms.smtp_connect), seconds(r.ms.smtp_tls), seconds(r.ms.smtp_auth), seconds(r.ms.smtp_transaction),
         seconds(r.ms.fetch), seconds(r.ms.total));
     if (r.cert_days_left) {
