@@ -26,6 +26,9 @@ void usage(std::FILE* to)
         "  load MODE TARGET     drive a server hard (SMTP, IMAP, POP3, round trips, held IMAP\n"
         "                       sessions) and report throughput, latency percentiles and errors\n"
         "\n"
+        "example:\n"
+        "  mailprobe demo\n"
+        "\n"
         "'mailprobe COMMAND --help' tells more about each.\n");
 }
 
