@@ -91,9 +91,9 @@ in=(--smtp 127.0.0.10:587 --smtp-user sender@internal.test --smtp-password-env I
     --ca-file "$MAILSERVERS_CA_FILE" --verify-name mail.internal.test --from sender@internal.test
     --deadline 10s --poll 200ms)
 # The default warn-latency (30 s) is above this deadline (10 s): no warning level in the perfdata.
-plugin 0 '^MAILPROBE OK - delivered in .* ms to INBOX | delivery=[0-9.]*;;10.000;0 ' "${in[@]}" \
+plugin 0 '^MAILPROBE OK - delivered in .* ms to INBOX | delivery=[0-9.]*s;;10.000;0 ' "${in[@]}" \
   --to probe@internal.test --fetch imaps://127.0.0.10:993 --fetch-password-env INTERNAL_PROBE_PASSWORD
-plugin 0 '^MAILPROBE OK - .* | delivery=[0-9.]*;5.000;10.000;0 ' "${in[@]}" --warn-latency 5s \
+plugin 0 '^MAILPROBE OK - .* | delivery=[0-9.]*s;5.000;10.000;0 ' "${in[@]}" --warn-latency 5s \
   --to probe@internal.test --fetch imaps://127.0.0.10:993 --fetch-password-env INTERNAL_PROBE_PASSWORD
 plugin 0 '^MAILPROBE OK' "${in[@]}" --to probe@internal.test \
   --fetch pop3://127.0.0.10:110 --fetch-password-env INTERNAL_PROBE_PASSWORD
