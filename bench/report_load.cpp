@@ -110,8 +110,10 @@ int main(int argc, char** argv)
                     s.r.outcome = probe::status::down;
                     s.r.stage = stages[k];
                     s.r.reason = reasons[k];
+                    s.r.sent = k >= 2;   // deliver and fetch come after the send
                 } else {
                     s.r.outcome = probe::status::up;
+                    s.r.sent = true;
                     s.r.folder = "INBOX";
                     s.r.ms.delivery = 800 + (rng >> 12) % 4000;
                     s.r.ms.total = s.r.ms.delivery + 900;

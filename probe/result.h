@@ -72,6 +72,8 @@ struct result {
     bool next_poll = false;               // sent by this run, looked for by the next one:
                                           // delivery is then "seen by", not "arrived after"
     std::string folder;                   // where the message was found; empty if not found
+    bool sent = false;                    // the SMTP server accepted this run's message (the
+                                          // 250 after DATA): a later Down is not a send failure
     bool fetch_session_kept = false;      // IMAP keep_session: this run polled in a session an
                                           // earlier run logged in, so it did not log in itself
     timings ms;

@@ -889,6 +889,7 @@ task<std::optional<sent_probe>> send_probe(const scenarios::probe_plan* plan, co
     r->ms.smtp_auth = t.auth_ms;
     r->ms.smtp_transaction = sent->transaction_ms;
     r->server_reply = sent->final_reply;
+    r->sent = true;
     if (sent->tls) {
         record_tls(*r, plan->send_via->name, *sent->tls);
     }

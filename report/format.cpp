@@ -12,9 +12,9 @@ std::string to_json(const probe::result& r)
     out += fmt::format("\"tenant\":{},\"probe\":{},\"topology\":{},\"status\":{},\"stage\":{},", json_quoted(r.tenant),
         json_quoted(r.probe), r.topology, json_quoted(probe::to_string(r.outcome)),
         r.stage == engine::stage::none ? std::string("null") : json_quoted(engine::to_string(r.stage)));
-    out += fmt::format("\"reason\":{},\"server_reply\":{},\"probe_id\":{},\"mode\":{},\"folder\":{},\"fetch_session_kept\":{},",
+    out += fmt::format("\"reason\":{},\"server_reply\":{},\"probe_id\":{},\"mode\":{},\"folder\":{},\"sent\":{},\"fetch_session_kept\":{},",
         json_quoted(r.reason), json_quoted(r.server_reply), json_quoted(r.probe_id), r.next_poll ? "\"next-poll\"" : "\"poll\"",
-        json_quoted(r.folder), r.fetch_session_kept ? "true" : "false");
+        json_quoted(r.folder), r.sent ? "true" : "false", r.fetch_session_kept ? "true" : "false");
     out += fmt::format("\"ms\":{{\"smtp_connect\":{},\"smtp_tls\":{},\"smtp_auth\":{},\"smtp_transaction\":{},"
                        "\"delivery\":{},\"fetch\":{},\"total\":{}}},",
         r.ms.smtp_connect, r.ms.smtp_tls, r.ms.smtp_auth, r.ms.smtp_transaction, r.ms.delivery, r.ms.fetch, r.ms.total);

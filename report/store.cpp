@@ -84,6 +84,11 @@ constexpr const char* migrations[] = {
     ALTER TABLE hourly ADD COLUMN junk INTEGER NOT NULL DEFAULT 0;
     INSERT INTO settings SELECT 'rolled_up_ms', coalesce(max(hour_ms) + 3600000, 0) FROM hourly;
     )sql",
+    // 3: whether the SMTP server accepted the message, as the probe saw it; NULL in rows
+    // written before, which are read with the guess from status and stage (sent_guess).
+    R"sql(
+    ALTER TABLE results ADD COLUMN sent INTEGER;
+    )sql",
 };
 constexpr int known_versions = static_cast<int>(std::size(migrations));
 static_assert(known_versions == store_schema_version);
@@ -136,6 +141,15 @@ probe::status status_of(std::string_view s)
         }
     }
     return probe::status::down;
+}
+
+/// Rows from before schema 3 do not say whether the message was sent: every stage before
+/// deliver is on the way to the 250 after DATA, so a Down there counts as not sent (which
+/// misreads a fetch-side connect or auth failure; the rollup SQL repeats this rule).
+bool sent_guess(probe::status outcome, engine::stage at)
+{
+    return outcome != probe::status::down || at == engine::stage::deliver || at == engine::stage::fetch ||
+           at == engine::stage::cleanup;
 }
 
 engine::stage stage_of(std::string_view s)
@@ -362,7 +376,7 @@ engine::result<void> store::insert(std::span<const stored_result> batch)
         return std::move(r).err();
     }
     statement st(m_db,
-        "INSERT INTO results VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+        "INSERT INTO results VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     if (!st) {
         auto e = db_error(m_db, "preparing the insert");
         (void)exec("ROLLBACK");
@@ -396,6 +410,7 @@ engine::result<void> store::insert(std::span<const stored_result> batch)
         }
         st.bind(21, join_lines(r.warnings));
         st.bind(22, hops_text(r.hops));
+        st.bind(23, std::int64_t{r.sent});
         if (sqlite3_step(st.get()) != SQLITE_DONE) {
             auto e = db_error(m_db, "writing a result");
             (void)exec("ROLLBACK");
@@ -444,6 +459,7 @@ engine::result<void> store::read(const query& q, const std::function<void(const 
         r.cert_days_left = st.null_at(19) ? std::nullopt : std::optional<std::int64_t>(st.int_at(19));
         r.warnings = split_lines(st.text_at(20));
         r.hops = hops_of(st.text_at(21));
+        r.sent = st.null_at(22) ? sent_guess(r.outcome, r.stage) : st.int_at(22) != 0;
         each(s);
     }
     if (rc != SQLITE_DONE) {
@@ -458,7 +474,7 @@ engine::result<void> store::scan(const query& q, const std::function<void(const 
     // table's order: a walk along the table, not a seek per row. rowid breaks ties.
     auto selected = select_rows(m_db,
         "at_ms, interval_ms, tenant, probe, status, stage, reason, server_reply, folder, warnings, next_poll,"
-        " delivery_ms, cert_days_left",
+        " delivery_ms, cert_days_left, sent",
         "results", "at_ms", "at_ms, rowid", q);
     if (!selected) {
         return db_error(m_db, "reading results");
@@ -481,6 +497,7 @@ engine::result<void> store::scan(const query& q, const std::function<void(const 
         v.next_poll = st.int_at(10) != 0;
         v.delivery_ms = st.int_at(11);
         v.cert_days_left = st.null_at(12) ? std::nullopt : std::optional<std::int64_t>(st.int_at(12));
+        v.sent = st.null_at(13) ? sent_guess(v.outcome, v.stage) : st.int_at(13) != 0;
         each(v);
     }
     if (rc != SQLITE_DONE) {
@@ -568,7 +585,7 @@ engine::result<std::int64_t> store::apply_retention(std::int64_t now_ms)
         "  max(CASE WHEN status IN ('up', 'warning') THEN delivery_ms ELSE 0 END),"
         "  sum(CASE WHEN status IN ('up', 'warning') THEN covered ELSE 0 END),"
         "  sum(CASE WHEN status = 'down' THEN covered ELSE 0 END),"
-        "  sum(status <> 'down' OR stage IN ('deliver', 'fetch', 'cleanup')),"
+        "  sum(coalesce(sent, status <> 'down' OR stage IN ('deliver', 'fetch', 'cleanup'))),"
         "  sum(folder <> ''),"
         "  sum(status = 'down' AND stage = 'deliver' AND folder = ''),"
         "  sum(folder <> '' AND (substr(reason, 1, 17) = 'filed as spam in '"

@@ -84,6 +84,7 @@ struct result_view {
     std::string_view folder;
     std::string_view warnings;   // one a line
     bool next_poll = false;
+    bool sent = false;           // the SMTP server accepted the message
     std::int64_t delivery_ms = 0;
     std::optional<std::int64_t> cert_days_left;
 };
@@ -102,7 +103,7 @@ struct query {
 };
 
 /// The schema version this build writes.
-inline constexpr int store_schema_version = 2;
+inline constexpr int store_schema_version = 3;
 
 class store {
 public:

@@ -9,13 +9,6 @@ namespace {
 
 constexpr std::int64_t hour_ms = 3'600'000;
 
-bool sent(const result_view& r)
-{
-    // Every stage before deliver is on the way to the SMTP server's 250 after DATA.
-    return r.outcome != probe::status::down || r.stage == engine::stage::deliver ||
-           r.stage == engine::stage::fetch || r.stage == engine::stage::cleanup;
-}
-
 bool filed_as_spam(const result_view& r)
 {
     // The probe's own words for a junk filing (probe/roundtrip.cpp judge_found), as the
@@ -101,7 +94,7 @@ void summarizer::add(const result_view& r)
     case probe::status::down: ++p.n.down; ++p.stage_failures[r.stage]; break;
     case probe::status::pending: ++p.n.pending; break;
     }
-    p.n.sent += sent(r) ? 1 : 0;
+    p.n.sent += r.sent ? 1 : 0;
     p.n.found += r.folder.empty() ? 0 : 1;
     p.n.lost += r.outcome == probe::status::down && r.stage == engine::stage::deliver && r.folder.empty() ? 1 : 0;
     p.n.junk += filed_as_spam(r) ? 1 : 0;

@@ -34,6 +34,7 @@ inline report::stored_result make(const char* tenant, const char* probe, std::in
     out.r.tenant = tenant;
     out.r.probe = probe;
     out.r.outcome = s;
+    out.r.sent = s != probe::status::down;
     out.r.probe_id = "0190-" + std::to_string(at_min);
     if (s != probe::status::down) {
         out.r.folder = "INBOX";
@@ -58,6 +59,7 @@ inline std::vector<report::stored_result> results()
         } else if (m == 100) {
             r.r.stage = engine::stage::deliver;
             r.r.reason = "not delivered within 60 s";
+            r.r.sent = true;
         } else {
             delivery += 1000;
             r.r.ms.delivery = delivery;

@@ -27,6 +27,7 @@ probe::result full()
     r.probe_id = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
     r.next_poll = true;
     r.folder = "Junk";
+    r.sent = true;
     r.fetch_session_kept = true;
     r.ms = {12, 34, 5, 67, 890, 45, 1234};
     r.hops = {{"mx1.example.org", 1200, false, false}, {"mx2.example.org", -3000, true, false},
@@ -45,7 +46,7 @@ TEST(Jsonl, EveryFieldWithItsType)
     EXPECT_EQ(report::to_json(full()),
         R"({"tenant":"acme","probe":"int-to-ext","topology":3,"status":"warning","stage":"deliver",)"
         R"("reason":"filed as spam in Junk","server_reply":"250 2.0.0 Ok: queued as 4Xyz \"q\"",)"
-        R"("probe_id":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b","mode":"next-poll","folder":"Junk","fetch_session_kept":true,)"
+        R"("probe_id":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b","mode":"next-poll","folder":"Junk","sent":true,"fetch_session_kept":true,)"
         R"("ms":{"smtp_connect":12,"smtp_tls":34,"smtp_auth":5,"smtp_transaction":67,"delivery":890,"fetch":45,"total":1234},)"
         R"("hops":[{"by":"mx1.example.org","delay_ms":1200,"skewed":false,"store":false},)"
         R"({"by":"mx2.example.org","delay_ms":-3000,"skewed":true,"store":false},)"
@@ -67,7 +68,7 @@ TEST(Jsonl, NullsAndEmptiesOfAnUpResult)
     r.outcome = probe::status::up;
     EXPECT_EQ(report::to_json(r),
         R"({"tenant":"t","probe":"p","topology":1,"status":"up","stage":null,"reason":"","server_reply":"",)"
-        R"("probe_id":"","mode":"poll","folder":"","fetch_session_kept":false,)"
+        R"("probe_id":"","mode":"poll","folder":"","sent":false,"fetch_session_kept":false,)"
         R"("ms":{"smtp_connect":0,"smtp_tls":0,"smtp_auth":0,"smtp_transaction":0,"delivery":0,"fetch":0,"total":0},)"
         R"("hops":[],"max_clock_skew_ms":0,"tls":[],"cert_days_left":null,"warnings":[]})");
     r.outcome = probe::status::pending;

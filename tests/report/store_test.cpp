@@ -145,7 +145,7 @@ TEST(report_store, a_version_1_store_migrates_keeping_its_rows_and_rollups_and_s
 
     auto db = report::store::open(path);
     ASSERT_TRUE(db.has_value()) << db.err().message;
-    EXPECT_EQ(*db->schema_version(), 2);
+    EXPECT_EQ(*db->schema_version(), report::store_schema_version);
     EXPECT_EQ(*db->integrity_check(), "ok");
     EXPECT_EQ(db->get_retention()->raw_days, 20);
     auto rows = read_all(*db);
@@ -157,6 +157,9 @@ TEST(report_store, a_version_1_store_migrates_keeping_its_rows_and_rollups_and_s
     EXPECT_EQ(rows[0].r.hops[0].by, "mx.example.org");
     EXPECT_EQ(rows[1].r.outcome, probe::status::down);
     EXPECT_EQ(rows[1].r.stage, engine::stage::connect);
+    // Rows from before version 3 do not say whether they were sent: guessed from the stage.
+    EXPECT_TRUE(rows[0].r.sent);
+    EXPECT_FALSE(rows[1].r.sent);
     auto hours = db->read_hourly({});
     ASSERT_TRUE(hours.has_value());
     ASSERT_EQ(hours->size(), 1u);
@@ -173,10 +176,40 @@ TEST(report_store, a_version_1_store_migrates_keeping_its_rows_and_rollups_and_s
     auto walk = plan_of(path, "SELECT at_ms FROM results WHERE at_ms >= 1 AND at_ms < 2 ORDER BY at_ms, rowid");
     EXPECT_NE(walk.find("results_by_time"), std::string::npos) << walk;
     EXPECT_EQ(walk.find("TEMP B-TREE"), std::string::npos) << walk;
-    // And it stays at version 2 on the next open.
+    // And it stays at the current version on the next open.
     auto again = report::store::open(path);
     ASSERT_TRUE(again.has_value());
     EXPECT_EQ(read_all(*again).size(), 2u);
+}
+
+// A Down at the fetch side (the IMAP server refused the login) comes after the SMTP server
+// took the message: it counts as sent, in the raw results and in the hourly rollup.
+TEST(report_store, a_down_after_the_send_counts_as_sent)
+{
+    test_support::temp_dir dir;
+    auto db = report::store::open(dir.path() + "/h.db");
+    ASSERT_TRUE(db.has_value());
+    auto fetch_auth = fixture::make("acme", "a", 0, 5, probe::status::down);
+    fetch_auth.r.stage = engine::stage::auth;
+    fetch_auth.r.sent = true;
+    auto smtp_auth = fixture::make("acme", "a", 5, 5, probe::status::down);
+    smtp_auth.r.stage = engine::stage::auth;
+    const std::vector<report::stored_result> both{fetch_auth, smtp_auth};
+    ASSERT_TRUE(db->insert(both).has_value());
+    std::vector<bool> sent;
+    ASSERT_TRUE(db->scan({}, [&](const report::result_view& v) { sent.push_back(v.sent); }).has_value());
+    EXPECT_EQ(sent, (std::vector<bool>{true, false}));
+    auto back = read_all(*db);
+    ASSERT_EQ(back.size(), 2u);
+    EXPECT_TRUE(back[0].r.sent);
+    EXPECT_FALSE(back[1].r.sent);
+    ASSERT_TRUE(db->set_retention(report::retention{1, 400}).has_value());
+    ASSERT_TRUE(db->apply_retention(fixture::t0 + 26 * 60 * fixture::minute).has_value());
+    auto hours = db->read_hourly({});
+    ASSERT_TRUE(hours.has_value());
+    ASSERT_EQ(hours->size(), 1u);
+    EXPECT_EQ((*hours)[0].down, 2);
+    EXPECT_EQ((*hours)[0].sent, 1);
 }
 
 TEST(report_store, results_come_back_as_written_in_tenant_probe_time_order)

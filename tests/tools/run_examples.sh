@@ -52,7 +52,7 @@ if verdict=$(python3 - "$out" <<'PY'
 import json, sys
 r = json.loads(sys.argv[1].splitlines()[0])
 want = {"tenant": str, "probe": str, "topology": int, "status": str, "stage": type(None), "reason": str,
-        "server_reply": str, "probe_id": str, "mode": str, "folder": str, "fetch_session_kept": bool, "ms": dict, "hops": list,
+        "server_reply": str, "probe_id": str, "mode": str, "folder": str, "sent": bool, "fetch_session_kept": bool, "ms": dict, "hops": list,
         "max_clock_skew_ms": int, "tls": list, "cert_days_left": int, "warnings": list, "transcript": str}
 assert set(r) == set(want), f"keys {sorted(set(r) ^ set(want))} differ"
 for k, t in want.items():
@@ -63,7 +63,7 @@ assert r["hops"] and all(set(h) == {"by", "delay_ms", "skewed", "store"} for h i
 assert r["hops"][-1]["store"] and not r["hops"][0]["store"], "an IMAP fetch ends with the store hop"
 assert r["tls"] and all(set(t) == {"server", "version", "cipher", "cert_not_after", "verified", "insecure"}
                         for t in r["tls"]), r["tls"]
-assert r["status"] == "up" and r["mode"] == "poll" and r["folder"] == "INBOX"
+assert r["status"] == "up" and r["mode"] == "poll" and r["folder"] == "INBOX" and r["sent"]
 print(f"{len(r)} keys, {len(r['hops'])} hops")
 PY
 ); then
