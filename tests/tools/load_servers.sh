@@ -4,20 +4,9 @@
 # POP3 fetches, and SMTP sends; every count must add up and nothing may fail.
 # Last, the same round trip taken from a scenario's probe (--scenario FILE --probe NAME).
 # Usage: load_servers.sh MAILPROBE EXAMPLES_DIR. Exit 77 (skipped) without the servers.
-set -u
-mailprobe=$1
-examples=$2
-if [ -z "${MAILPROBE_SERVERS_JSON:-}" ]; then
-  echo "MAILPROBE_SERVERS_JSON is not set: no test servers, skipped"
-  exit 77
-fi
-set -a
+default_hmac_key=load-test-key-0123456789
 # shellcheck disable=SC1091
-. "$(dirname "$MAILPROBE_SERVERS_JSON")/servers.env"
-MAILPROBE_HMAC_KEY=${MAILPROBE_HMAC_KEY:-load-test-key-0123456789}
-set +a
-failed=0
-fail() { echo "FAIL: $*"; failed=1; }
+. "$(dirname "$0")/common.sh" "$@"
 common=(--smtp "$INTERNAL_ADDRESS:$INTERNAL_SMTP_PORT" --from "$INTERNAL_SENDER_ADDRESS"
   --to "$INTERNAL_PROBE_BACK_ADDRESS" --password-env INTERNAL_PROBE_BACK_PASSWORD
   --ca-file "$MAILSERVERS_CA_FILE" --verify-name "$INTERNAL_HOSTNAME" --format json)
