@@ -76,20 +76,6 @@ void usage()
         "      --from probe@example.org --to probe@example.org\n");
 }
 
-std::optional<tls_mode> tls_of(const std::string& s)
-{
-    if (s == "none") {
-        return tls_mode::none;
-    }
-    if (s == "starttls") {
-        return tls_mode::starttls;
-    }
-    if (s == "implicit") {
-        return tls_mode::implicit;
-    }
-    return std::nullopt;
-}
-
 /// "host:port" or "[v6]:port".
 bool split_host_port(const std::string& s, std::string& host, std::uint16_t& port)
 {
@@ -242,7 +228,7 @@ int run_check(const std::vector<std::string>& args)
         return unknown("--smtp wants HOST:PORT, got '" + smtp + "'");
     }
     auto out_tls = smtp_tls.empty() ? std::optional(out.port == 465 ? tls_mode::implicit : tls_mode::starttls)
-                                    : tls_of(smtp_tls);
+                                    : tls_mode_of<tls_mode>(smtp_tls);
     scenarios::server in;
     in.name = "fetch";
     auto scheme_end = fetch.find("://");
@@ -255,7 +241,7 @@ int run_check(const std::vector<std::string>& args)
         return unknown("--fetch wants a HOST:PORT after the scheme, got '" + fetch + "'");
     }
     auto in_tls = fetch_tls.empty() ? std::optional(scheme.back() == 's' ? tls_mode::implicit : tls_mode::starttls)
-                                    : tls_of(fetch_tls);
+                                    : tls_mode_of<tls_mode>(fetch_tls);
     if (!out_tls || !in_tls) {
         return unknown("TLS modes are none, starttls or implicit");
     }

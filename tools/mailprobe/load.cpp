@@ -159,20 +159,6 @@ std::string_view name_of(load::mode m)
     return "?";
 }
 
-std::optional<tls_mode> tls_of(std::string_view s)
-{
-    if (s == "none") {
-        return tls_mode::none;
-    }
-    if (s == "starttls") {
-        return tls_mode::starttls;
-    }
-    if (s == "implicit") {
-        return tls_mode::implicit;
-    }
-    return std::nullopt;
-}
-
 std::optional<std::uint64_t> count_of(const std::string& s, std::uint64_t lowest, std::uint64_t highest)
 {
     std::uint64_t n = 0;
@@ -268,7 +254,7 @@ bool parse(const std::vector<std::string>& args, options& o, std::string& why)
             if (!value(v)) {
                 return false;
             }
-            auto t = tls_of(v);
+            auto t = tls_mode_of<tls_mode>(v);
             if (!t) {
                 why = a + " wants none, starttls or implicit, not '" + v + "'";
                 return false;
